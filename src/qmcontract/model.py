@@ -44,7 +44,7 @@ def build_query_model(definition: Any) -> dict[str, Any]:
     return document
 
 
-def assemble(weight: Any, llms: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[int]]:
+def assemble(weight: dict[str, Any], llms: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[int]]:
     """Derive every computed field from normalised LLMs; validates nothing.
 
     Returns the document and, for each position in its ``models``, the input position
@@ -60,7 +60,7 @@ def assemble(weight: Any, llms: Sequence[dict[str, Any]]) -> tuple[dict[str, Any
         _entry(names[i], position, table_names.get(i), table_index, llms[i])
         for position, i in enumerate(order)
     ]
-    document: dict[str, Any] = {"name": query_model_name(weight, names) if isinstance(weight, dict) else ""}
+    document: dict[str, Any] = {"name": query_model_name(weight, names)}
     if _is_training_table({"weight": weight}) and isinstance(weight.get("embeddings_model"), str):
         tables = [table_names[i] for i in order if i in table_names]
         document["training_table_name"] = model_training_table_name(weight["embeddings_model"], tables)
@@ -100,6 +100,9 @@ def _shape_violations(definition: Any) -> list[Violation]:
         if key not in DEFINITION_KEYS
     ]
     found += [Violation("schema", f"/{key}", "required") for key in DEFINITION_KEYS if key not in definition]
+    weight = definition.get("weight")
+    if "weight" in definition and not isinstance(weight, dict):
+        found.append(Violation("schema", "/weight", f"must be an object, got {type(weight).__name__}"))
     models = definition.get("models")
     if "models" in definition and not isinstance(models, list):
         found.append(Violation("schema", "/models", f"must be an array, got {type(models).__name__}"))

@@ -11,6 +11,7 @@ raises. ``oneOf`` failures are replaced by the errors of the branch the instance
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -150,11 +151,24 @@ def _checkers() -> tuple[_RustChecker, _PythonChecker]:
     return _RustChecker(schema), _PythonChecker(schema)
 
 
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(item) for item in value)
+    return False
+
+
 def schema_errors(document: Any) -> list[SchemaError]:
     """Every schema failure of a response document (metadata fields optional)."""
     rust, python = _checkers()
     try:
-        return [] if rust.is_valid(document) else list(rust.errors(document))
+        if rust.is_valid(document):
+            return []
+        if not _has_non_finite(document):  # jsonschema-rs sees NaN and infinities as null
+            return list(rust.errors(document))
     except (ValueError, TypeError, OverflowError, RecursionError):
         pass
     try:

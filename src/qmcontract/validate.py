@@ -91,11 +91,21 @@ _LIST_KEYWORDS = frozenset({"uniqueItems", "minLength", "minItems"})
 
 
 def _schema_violations(document: Any) -> Iterator[Violation]:
-    for error in schema_errors(document):
+    errors = schema_errors(document)
+    too_many = any(e.path == ("models",) and e.keyword == "maxItems" for e in errors)
+    for error in errors:
+        if too_many and _is_index_bound(error):
+            continue  # a 129th LLM's index is out of range only because the list is too long
         yield Violation(_rule_of(error), pointer(error.path), _describe(error))
 
 
+def _is_index_bound(error: SchemaError) -> bool:
+    return error.keyword == "maximum" and error.path[-1:] in (("index",), ("training_table_index",))
+
+
 def _describe(error: SchemaError) -> str:
+    if error.path == ("models",) and error.keyword in _COUNT_KEYWORDS and isinstance(error.instance, list):
+        return f"expected 1 to 128 LLMs, got {len(error.instance)}"
     return f"{error.keyword}: {error.message}"
 
 
@@ -204,7 +214,9 @@ def _weight_match(subject: _Subject) -> Iterator[Violation]:
 
 
 def _positive(value: object) -> bool:
-    return is_number(value) and math.isfinite(value) and value > 0  # type: ignore[arg-type, operator]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value > 0  # may exceed any float: math.isfinite would overflow
+    return isinstance(value, float) and math.isfinite(value) and value > 0
 
 
 def _weight_values(subject: _Subject) -> Iterator[Violation]:
@@ -299,13 +311,14 @@ def _model_training_table_name(subject: _Subject) -> Iterator[Violation]:
 
 def _training_table_index(subject: _Subject) -> Iterator[Violation]:
     entries = [(i, llm) for i, llm in subject.llms if _is_training_table(llm)]
-    names = sorted(
-        {llm["training_table_name"] for _, llm in entries if is_name(llm.get("training_table_name"))}
-    )
+    claimed: list[str] = [llm.get("training_table_name") for _, llm in entries]  # type: ignore[misc]
+    if not all(is_name(name) for name in claimed):
+        return  # positions are only defined once every table name is; presence/schema report the rest
+    names = sorted(set(claimed))
     position = {name: index for index, name in enumerate(names)}
-    for i, llm in entries:
-        name, index = llm.get("training_table_name"), llm.get("training_table_index")
-        if name in position and _is_index(index) and index != position[name]:
+    for (i, llm), name in zip(entries, claimed, strict=True):
+        index = llm.get("training_table_index")
+        if _is_index(index) and index != position[name]:
             yield Violation(
                 "training-table-index",
                 f"/models/{i}/training_table_index",

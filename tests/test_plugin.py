@@ -1,0 +1,321 @@
+"""The pytest plugin, run in-process with pytester, and once in a subprocess through its entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+DEFINITION = {
+    "weight": {"type": "static"},
+    "models": [{"id": "openai/gpt-4o-mini", "mode": "generate", "weight": {"type": "static", "weight": 2}}],
+}
+OTHER = {
+    "weight": {"type": "static"},
+    "models": [
+        {"id": "anthropic/claude-sonnet-4", "mode": "generate", "weight": {"type": "static", "weight": 1}}
+    ],
+}
+
+
+@pytest.fixture
+def definition_text() -> str:
+    return json.dumps(DEFINITION)
+
+
+def test_fixtures_serve_the_catalogue(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import httpx
+
+        def test_retrieve(query_models_mock, query_model):
+            response = httpx.get(query_models_mock.url(query_model["name"]))
+            assert response.json() == query_model
+            query_models_mock.assert_called(query_model["name"], times=1)
+
+        def test_query_model_is_the_first_by_name(query_model, query_model_catalog):
+            assert query_model["name"] == query_model_catalog.names()[0]
+            assert len(query_model_catalog) >= 10
+
+        def test_base_url_is_production(query_models_mock):
+            assert query_models_mock.base_url == "https://api.objective-ai.io"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_catalogue_is_fresh_per_test_and_documents_are_copies(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        f"""
+        import httpx
+
+        DEFINITION = {DEFINITION!r}
+
+        def test_add(query_models_mock, query_model):
+            name = query_models_mock.add(DEFINITION)["name"]
+            assert httpx.get(query_models_mock.url(name)).status_code == 200
+            query_model["models"].clear()
+
+        def test_not_seen(query_models_mock, query_model_catalog, query_model):
+            from qmcontract import build_query_model
+            assert build_query_model(DEFINITION)["name"] not in query_model_catalog
+            assert query_model["models"]
+            assert httpx.get(query_models_mock.url(query_model["name"])).json()["models"]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_marker_adds_definitions_and_files(pytester: pytest.Pytester, definition_text: str):
+    pytester.mkdir("models")
+    pytester.path.joinpath("models", "other.yaml").write_text(json.dumps(OTHER), encoding="utf-8")
+    pytester.path.joinpath("models", "mine.json").write_text(definition_text, encoding="utf-8")
+    pytester.makepyfile(
+        f"""
+        import httpx
+        import pytest
+        from qmcontract import build_query_model
+
+        pytestmark = pytest.mark.query_models("models/other.yaml")
+
+        @pytest.mark.query_models({DEFINITION!r})
+        def test_marker(query_models_mock, query_model, query_model_catalog):
+            assert query_model == build_query_model({DEFINITION!r})
+            assert build_query_model({OTHER!r})["name"] in query_model_catalog
+            assert httpx.get(query_models_mock.url(query_model["name"])).json() == query_model
+
+        @pytest.mark.query_models("models/mine.json")
+        def test_marker_file(query_model):
+            assert query_model == build_query_model({DEFINITION!r})
+
+        def test_module_marker(query_model):
+            assert query_model == build_query_model({OTHER!r})
+        """
+    )
+    pytester.runpytest("--strict-markers").assert_outcomes(passed=3)
+
+
+def test_marker_failure_messages(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.query_models({"weight": {"type": "static"}, "models": []})
+        def test_invalid(query_models_mock):
+            pass
+
+        @pytest.mark.query_models({"weight": {"type": "static"}, "models": []})
+        def test_invalid_catalog_only(query_model_catalog):
+            pass
+
+        @pytest.mark.query_models("missing.yaml")
+        def test_missing_file(query_model):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.query_models: definition 1: invalid Query Model definition (1 violation(s)):",
+            "*/models: llm-count:*",
+            "*@pytest.mark.query_models: definition 1: *missing.yaml: no such file",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*During handling*")
+
+
+def test_marker_is_registered(pytester: pytest.Pytester):
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.query_models(*definitions): add Query Model definitions*"])
+
+
+def test_options_are_documented(pytester: pytest.Pytester):
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(
+        ["*Query Model API mock (qmcontract)*", "*--qm-catalog=DIR*", "*--qm-base-url=URL*"]
+    )
+
+
+def test_catalog_option_replaces_the_shipped_catalogue(pytester: pytest.Pytester, definition_text: str):
+    pytester.mkdir("catalog")
+    pytester.path.joinpath("catalog", "only.json").write_text(definition_text, encoding="utf-8")
+    pytester.makepyfile(
+        f"""
+        from qmcontract import build_query_model
+
+        def test_only(query_model_catalog, query_model):
+            assert query_model_catalog.names() == [build_query_model({DEFINITION!r})["name"]]
+            assert query_model["name"] == query_model_catalog.names()[0]
+        """
+    )
+    pytester.runpytest("--qm-catalog", "catalog").assert_outcomes(passed=1)
+
+
+def test_catalog_option_must_be_a_directory(pytester: pytest.Pytester):
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest("--qm-catalog", "nowhere")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--qm-catalog: nowhere: not a directory of Query Model definitions*"])
+
+
+def test_broken_catalogue_names_the_file(pytester: pytest.Pytester):
+    pytester.mkdir("catalog")
+    pytester.path.joinpath("catalog", "broken.yaml").write_text(
+        "weight: {type: static}\nmodels: []\n", encoding="utf-8"
+    )
+    pytester.makepyfile(
+        """
+        def test_a(query_models_mock):
+            pass
+
+        def test_b(query_model):
+            pass
+
+        def test_unaffected():
+            pass
+        """
+    )
+    result = pytester.runpytest("--qm-catalog", "catalog")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*CatalogError: *broken.yaml: /models: llm-count:*"])
+
+
+def test_empty_catalogue_fails_query_model(pytester: pytest.Pytester):
+    pytester.makeconftest(
+        """
+        import pytest
+        from qmcontract.catalog import Catalog
+
+        @pytest.fixture
+        def query_model_catalog():
+            return Catalog()
+        """
+    )
+    pytester.makepyfile("def test_empty(query_model): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*query_model: the Query Model catalogue is empty*"])
+
+
+def test_base_url_option(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import httpx
+
+        def test_local(query_models_mock, query_model):
+            assert query_models_mock.base_url == "http://127.0.0.1:8999/v1"
+            response = httpx.get("http://127.0.0.1:8999/v1/query_models/" + query_model["name"])
+            assert response.status_code == 200
+        """
+    )
+    pytester.runpytest("--qm-base-url", "http://127.0.0.1:8999/v1/").assert_outcomes(passed=1)
+
+
+def test_base_url_option_shared_with_a_plugin_loaded_first(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        early_plugin="""
+        def pytest_addoption(parser):
+            parser.getgroup("conformance").addoption("--qm-base-url", metavar="URL", help="server to test")
+        """,
+        test_shared="""
+        def test_shared(query_models_mock):
+            assert query_models_mock.base_url == "http://127.0.0.1:8997"
+        """,
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("-p", "early_plugin", "--qm-base-url", "http://127.0.0.1:8997")
+    result.assert_outcomes(passed=1)
+
+
+def test_base_url_follows_the_sdk_environment_variable(pytester: pytest.Pytester, monkeypatch):
+    monkeypatch.setenv("OBJECTIVEAI_API_BASE", "http://127.0.0.1:8998")
+    pytester.makepyfile(
+        """
+        def test_env(query_models_mock):
+            assert query_models_mock.url() == "http://127.0.0.1:8998/query_models"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_faults_and_calls_through_the_fixture(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import httpx
+        import pytest
+
+        def test_faults(query_models_mock, query_model):
+            url = query_models_mock.url(query_model["name"])
+            query_models_mock.fail_next(429, retry_after=2)
+            query_models_mock.fail_next(transport="connect_error")
+            limited = httpx.get(url)
+            assert (limited.status_code, limited.headers["retry-after"]) == (429, "2")
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(url)
+            assert httpx.get(url, params={"metadata": "true"}).status_code == 200
+            assert [call.status for call in query_models_mock.calls] == [429, None, 200]
+            assert query_models_mock.last_call.query == {"metadata": ["true"]}
+
+        def test_failing_assertion(query_models_mock, query_model):
+            httpx.get(query_models_mock.url(query_model["name"]))
+            query_models_mock.assert_not_called()
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*MockAssertionError: expected https://api.objective-ai.io/query_models "
+            "to be requested 0 time(s), got 1; recorded calls:",
+            "*GET /query_models/* -> 200",
+        ]
+    )
+
+
+def test_async_test_with_the_fixture(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import httpx
+        import pytest
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        @pytest.mark.anyio
+        async def test_async(query_models_mock, query_model):
+            query_models_mock.fail_next(503, latency_ms=1)
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(query_models_mock.url(query_model["name"]))).status_code == 503
+                assert (await client.get(query_models_mock.url(query_model["name"]))).status_code == 200
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_plugin_import_is_light():
+    heavy = ("respx", "httpx", "qmcontract.respx_mock", "qmcontract.engine")
+    code = f"import sys, qmcontract.plugin; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "[]"
+
+
+def test_entry_point_loads_the_plugin_in_a_subprocess(pytester: pytest.Pytester, definition_text: str):
+    pytester.path.joinpath("mine.json").write_text(definition_text, encoding="utf-8")
+    pytester.makepyfile(
+        """
+        import httpx
+        import pytest
+
+        @pytest.mark.query_models("mine.json")
+        def test_from_entry_point(query_models_mock, query_model, request):
+            assert request.config.pluginmanager.has_plugin("qmcontract")
+            assert httpx.get(query_models_mock.url(query_model["name"])).json() == query_model
+        """
+    )
+    result = pytester.runpytest_subprocess("--strict-markers", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -26,15 +26,19 @@ from qmcontract.validate import validate_query_model
 
 if TYPE_CHECKING:
     from qmcontract.respx_mock import MockAssertionError, QueryModelsMock, RecordedCall, mock_query_models
+    from qmcontract.server import create_app, running_server, serve
 
 __version__ = "0.1.0"
 
-#: Exports whose modules import respx and httpx: loaded on first use, so the pytest plugin stays light.
+#: Exports whose modules import respx, httpx or uvicorn: loaded on first use (keeps the plugin light).
 _LAZY: Final = {
     "MockAssertionError": "qmcontract.respx_mock",
     "QueryModelsMock": "qmcontract.respx_mock",
     "RecordedCall": "qmcontract.respx_mock",
     "mock_query_models": "qmcontract.respx_mock",
+    "create_app": "qmcontract.server",
+    "running_server": "qmcontract.server",
+    "serve": "qmcontract.server",
 }
 
 
@@ -60,9 +64,12 @@ __all__ = [
     "Violation",
     "__version__",
     "build_query_model",
+    "create_app",
     "llm_name",
     "load_catalog",
     "mock_query_models",
     "query_model_name",
+    "running_server",
+    "serve",
     "validate_query_model",
 ]

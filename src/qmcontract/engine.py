@@ -14,7 +14,14 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from qmcontract.catalog import Catalog
-from qmcontract.http import Request, Response, encode_json, error_response, json_response
+from qmcontract.http import (
+    Request,
+    Response,
+    encode_json,
+    error_response,
+    json_response,
+    method_not_allowed,
+)
 from qmcontract.metadata import Clock, Window, metadata_fields, utc_now
 from qmcontract.params import BadParameter, parse_count, parse_retrieve_params, query_values
 
@@ -46,7 +53,7 @@ class Engine:
         if path != ROUTE_PREFIX and not path.startswith(ROUTE_PREFIX + "/"):
             return error_response(404, f"no route for {request.path}")
         if request.method not in ("GET", "HEAD"):
-            return error_response(405, f"{request.method} is not allowed on {request.path}")
+            return method_not_allowed(request.method, request.path)
         rest = path[len(ROUTE_PREFIX) + 1 :]
         if path == ROUTE_PREFIX:
             return self._list(request)
@@ -71,8 +78,9 @@ class Engine:
         if not params.metadata:
             return json_response(200, self._encode(slug, document))
         window = Window(params.start, params.end)
-        caller = token if params.me else None
-        return json_response(200, encode_json(self._with_metadata(document, window, caller)))
+        fields = self._metadata_fields(document, window, token if params.me else None)
+        # The metadata fields follow the document's own: append them to its cached bytes.
+        return json_response(200, self._encode(slug, document)[:-1] + b"," + encode_json(fields)[1:])
 
     def _encode(self, name: str, document: dict[str, Any]) -> bytes:
         encoded = self._encoded.get(name)
@@ -80,12 +88,10 @@ class Engine:
             encoded = self._encoded[name] = encode_json(document)
         return encoded
 
-    def _with_metadata(self, document: dict[str, Any], window: Window, token: str | None) -> dict[str, Any]:
+    def _metadata_fields(self, document: dict[str, Any], window: Window, token: str | None) -> dict[str, Any]:
         embeddings = document["weight"].get("type") == "training_table"
-        fields = metadata_fields(
-            document["name"], embeddings=embeddings, window=window, now=self._clock(), token=token
-        )
-        return {**document, **fields}
+        now = self._clock()
+        return metadata_fields(document["name"], embeddings=embeddings, window=window, now=now, token=token)
 
     def _list(self, request: Request) -> Response:
         values = query_values(request.query)

@@ -60,6 +60,12 @@ def json_response(status: int, body: bytes) -> Response:
     return Response(status, (("content-type", JSON_CONTENT_TYPE),), body)
 
 
+def method_not_allowed(method: str, path: str) -> Response:
+    """A 405 error body that names the allowed methods (RFC 9110)."""
+    refused = error_response(405, f"{method} is not allowed on {path}")
+    return Response(405, (*refused.headers, ("allow", "GET, HEAD")), refused.body)
+
+
 def error_response(status: int, message: str | Mapping[str, Any] | None = None) -> Response:
     """The contract's error body: ``{"code": status, "message": ...}``."""
     text = message if message is not None else _STATUS_TEXT.get(status, "Error")

@@ -95,22 +95,34 @@ def _day_range(window: Window, first: date, last: date) -> tuple[int, int]:
     return (lo - first).days, (hi - first).days + 1
 
 
-def _share(token: str, name: str) -> tuple[int, int]:
+def _share(caller: int, name: str) -> tuple[int, int]:
     """The caller's share of a model's use, as a fraction p/q with p <= q."""
-    return _seed("share", token, name) % 101, 100
+    return _seed("share", str(caller), name) % 101, 100
 
 
 def metadata_fields(
     name: str, *, embeddings: bool, window: Window, now: datetime, token: str | None
 ) -> dict[str, Any]:
-    """The nine metadata fields for one model, window and caller (token None = all users)."""
+    """The nine metadata fields for one model, window and caller (token None = all users).
+
+    Only a hash of the token is used, and kept: the figures are cached per caller hash.
+    """
+    caller = None if token is None else _seed("caller", token)
+    today = now.astimezone(timezone.utc).date()
+    return dict(_cached_fields(name, embeddings, window, today, caller))
+
+
+@functools.lru_cache(maxsize=8192)
+def _cached_fields(
+    name: str, embeddings: bool, window: Window, today: date, caller: int | None
+) -> tuple[tuple[str, Any], ...]:
     created = created_at(name)
-    first, last = created.date(), max(created.date(), now.astimezone(timezone.utc).date())
+    first, last = created.date(), max(created.date(), today)
     sums = _prefix_sums(name, embeddings, first, last)
     lo, hi = _day_range(window, first, last)
     totals = [end - start for start, end in zip(sums[lo], sums[hi], strict=True)] if hi else [0] * 7
-    if token is not None:
-        numerator, denominator = _share(token, name)
+    if caller is not None:
+        numerator, denominator = _share(caller, name)
         totals = [value * numerator // denominator for value in totals]
     figures = dict(zip(_COUNTERS, totals, strict=True))
     fields: dict[str, Any] = {
@@ -120,4 +132,4 @@ def metadata_fields(
     for key in METADATA_FIELDS[2:]:
         value = figures[key]
         fields[key] = value / MICRO if key in _COST_FIELDS else value
-    return fields
+    return tuple(fields.items())

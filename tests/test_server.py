@@ -1,0 +1,636 @@
+"""The mock server: routes, control API, shared store, options, logs, self-check and CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from click.testing import CliRunner
+from openapi_spec_validator import validate as validate_spec
+
+from qmcontract.catalog import load_catalog
+from qmcontract.cli import cli
+from qmcontract.control import ControlApi, MemoryStore, SqliteStore, journal_entry
+from qmcontract.faults import Fault
+from qmcontract.http import Request, Response, error_response, json_response
+from qmcontract.resources import shipped_path, spec_path
+from qmcontract.server import (
+    LineBuffer,
+    ServerError,
+    ServerOptions,
+    bind_socket,
+    create_app,
+    running_server,
+    self_check,
+)
+
+STATIC = "2FgLFqAf8M6MTa6MtGLLwM"
+TRAINING = "5KlLvcRDxfbEwHKwoVF1tI"
+UNKNOWN = "0000000000000000000000"
+TOKEN = "sk-test-secret-1234"
+DEFINITION = {
+    "weight": {"type": "static"},
+    "models": [{"id": "openai/gpt-5-nano", "mode": "generate", "weight": {"type": "static", "weight": 3}}],
+}
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[httpx.Client]:
+    with running_server() as url, httpx.Client(base_url=url) as http:
+        yield http
+
+
+@pytest.fixture(autouse=True)
+def _reset(request: pytest.FixtureRequest) -> None:
+    if "client" in request.fixturenames:
+        request.getfixturevalue("client").post("/__qmcontract/reset").raise_for_status()
+
+
+def _journal(client: httpx.Client) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = client.get("/__qmcontract/journal").json()["requests"]
+    return entries
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+
+def test_running_server_yields_a_loopback_url_and_stops(client: httpx.Client) -> None:
+    with running_server() as url:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/healthz")
+
+
+def test_retrieve_list_and_count(client: httpx.Client) -> None:
+    catalog = load_catalog()
+    document = client.get(f"/query_models/{STATIC}")
+    assert document.status_code == 200
+    assert document.headers["content-type"] == "application/json"
+    assert document.json() == catalog.get(STATIC)
+    assert client.get("/query_models").json() == {"data": catalog.names()[:100]}
+    assert client.get("/query_models?count=2&offset=1").json() == {"data": catalog.names()[1:3]}
+    assert client.get("/query_models/count").json() == {"count": len(catalog)}
+
+
+def test_health_and_spec_routes(client: httpx.Client) -> None:
+    assert client.head("/healthz").status_code == 200
+    spec = client.get("/openapi.yaml")
+    assert spec.headers["content-type"] == "application/yaml"
+    assert spec.content == spec_path().read_bytes()
+    refused = client.post("/healthz")
+    assert (refused.status_code, refused.headers["allow"]) == (405, "GET, HEAD")
+    assert refused.json()["code"] == 405
+
+
+def test_undeclared_method_gets_405_with_allow(client: httpx.Client) -> None:
+    response = client.request("TRACE", f"/query_models/{STATIC}")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.json()["code"] == 405
+
+
+def test_unknown_route_is_a_contract_404(client: httpx.Client) -> None:
+    response = client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.json()["code"] == 404
+
+
+# --- control API ----------------------------------------------------------------------------------
+
+
+def test_add_a_definition_at_run_time(client: httpx.Client) -> None:
+    added = client.post("/__qmcontract/models", json=DEFINITION)
+    assert added.status_code == 201
+    document = added.json()
+    assert client.get(f"/query_models/{document['name']}").json() == document
+    assert client.get("/__qmcontract/models").json() == {"data": [document["name"]]}
+    assert client.get("/query_models/count").json()["count"] == len(load_catalog()) + 1
+
+
+def test_add_accepts_yaml_and_complete_documents(client: httpx.Client) -> None:
+    from_yaml = client.post("/__qmcontract/models", content=yaml.safe_dump(DEFINITION))
+    assert from_yaml.status_code == 201
+    again = client.post("/__qmcontract/models", json=from_yaml.json())
+    assert (again.status_code, again.json()) == (201, from_yaml.json())
+
+
+def test_an_invalid_definition_is_refused_with_rule_ids(client: httpx.Client) -> None:
+    refused = client.post("/__qmcontract/models", json={**DEFINITION, "models": []})
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["code"] == 422
+    assert [v["rule"] for v in body["violations"]] == ["llm-count"]
+    tampered = {**load_catalog().get(STATIC), "name": UNKNOWN}  # type: ignore[dict-item]
+    assert "model-name" in {
+        v["rule"] for v in client.post("/__qmcontract/models", json=tampered).json()["violations"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty"),
+        (b"{not json: [", "neither JSON nor YAML"),
+        (b"[1, 2]", "JSON object"),
+        (b"\xff\xfe", "UTF-8"),
+    ],
+)
+def test_add_reports_unreadable_bodies(client: httpx.Client, body: bytes, message: str) -> None:
+    response = client.post("/__qmcontract/models", content=body)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+
+
+def test_scheduled_status_fault_hits_the_next_n_requests(client: httpx.Client) -> None:
+    scheduled = client.post("/__qmcontract/faults", json={"status": 503, "retry_after": 2, "times": 2})
+    assert (scheduled.status_code, scheduled.json()) == (201, {"pending": 2})
+    first, second, third = (client.get(f"/query_models/{STATIC}") for _ in range(3))
+    assert [r.status_code for r in (first, second, third)] == [503, 503, 200]
+    assert first.headers["retry-after"] == "2"
+    assert first.json() == {"code": 503, "message": "Service Unavailable"}
+    assert client.get("/__qmcontract/faults").json() == {"pending": 0}
+
+
+def test_faults_spare_health_checks_and_other_prefixes(client: httpx.Client) -> None:
+    client.post("/__qmcontract/faults", json={"status": 500, "path_prefix": f"/query_models/{TRAINING}"})
+    assert client.get("/healthz").status_code == 200
+    assert client.get(f"/query_models/{STATIC}").status_code == 200
+    assert client.get(f"/query_models/{TRAINING}").status_code == 500
+
+
+def test_malformed_body_and_latency_faults(client: httpx.Client) -> None:
+    client.post("/__qmcontract/faults", json={"malformed_body": True, "latency_ms": 10})
+    response = client.get(f"/query_models/{STATIC}")
+    assert response.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+def test_dropped_connection_fault(client: httpx.Client) -> None:
+    client.post("/__qmcontract/faults", json={"drop_connection": True})
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.get(f"/query_models/{STATIC}")
+    assert client.get(f"/query_models/{STATIC}").status_code == 200
+    assert [entry["status"] for entry in _journal(client)] == [None, 200]
+
+
+def test_clearing_faults(client: httpx.Client) -> None:
+    client.post("/__qmcontract/faults", json={"status": 500, "times": 5})
+    assert client.delete("/__qmcontract/faults").json() == {"pending": 0}
+    assert client.get(f"/query_models/{STATIC}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ({}, "changes nothing"),
+        ({"status": 200}, "400-599"),
+        ({"status": "503"}, "integer"),
+        ({"status": 503, "times": 0}, "`times`"),
+        ({"latency_ms": -1}, "`latency_ms`"),
+        ({"malformed_body": "yes"}, "true or false"),
+        ({"status": 503, "path_prefix": "query_models"}, "path_prefix"),
+        ({"status": 503, "colour": "red"}, "unknown fault field(s): colour"),
+        ([503], "JSON object"),
+    ],
+)
+def test_bad_fault_requests_are_refused(client: httpx.Client, fault: Any, message: str) -> None:
+    response = client.post("/__qmcontract/faults", json=fault)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    assert client.get("/__qmcontract/faults").json() == {"pending": 0}
+
+
+def test_journal_records_requests_and_never_the_token(client: httpx.Client) -> None:
+    client.get("/healthz")
+    client.get(f"/query_models/{STATIC}?metadata=true&me=true", headers={"authorization": TOKEN})
+    client.get(f"/query_models/{UNKNOWN}")
+    journal = client.get("/__qmcontract/journal")
+    assert TOKEN not in journal.text
+    entries = journal.json()["requests"]
+    assert [(e["method"], e["path"], e["query"], e["status"], e["authorization"]) for e in entries] == [
+        ("GET", f"/query_models/{STATIC}", "metadata=true&me=true", 200, "<redacted>"),
+        ("GET", f"/query_models/{UNKNOWN}", "", 404, None),
+    ]
+    assert all(e["worker"] == os.getpid() and e["time"].endswith("Z") for e in entries)
+    assert client.delete("/__qmcontract/journal").json() == {"requests": []}
+    assert _journal(client) == []
+
+
+def test_reset_forgets_models_faults_and_journal(client: httpx.Client) -> None:
+    name = client.post("/__qmcontract/models", json=DEFINITION).json()["name"]
+    assert client.get(f"/query_models/{name}").status_code == 200
+    client.post("/__qmcontract/faults", json={"status": 500, "times": 3})
+    client.get("/query_models/count")
+    assert client.post("/__qmcontract/reset").json() == {"reset": True}
+    assert client.get("/__qmcontract/faults").json() == {"pending": 0}
+    assert _journal(client) == []
+    assert client.get(f"/query_models/{name}").status_code == 404
+
+
+def test_control_routes_answer_404_and_405(client: httpx.Client) -> None:
+    assert client.get("/__qmcontract/nothing").status_code == 404
+    refused = client.put("/__qmcontract/faults")
+    assert (refused.status_code, refused.headers["allow"]) == (405, "DELETE, GET, POST")
+
+
+def test_control_spec_is_served_valid_and_complete(client: httpx.Client) -> None:
+    served = client.get("/__qmcontract/openapi.yaml")
+    assert served.content == shipped_path("openapi-control.yaml").read_bytes()
+    spec = yaml.safe_load(served.content)
+    validate_spec(spec)
+    routes = ControlApi(MemoryStore(), catalog_of=load_catalog, spec=b"")._routes
+    documented = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+    assert {(method, "/__qmcontract" + path) for method, path in routes} <= documented
+    assert {tag["name"] for tag in spec["tags"]} == {"control", "server"}
+
+
+# --- options -------------------------------------------------------------------------------------
+
+
+def test_tokens_restrict_me_true() -> None:
+    me = f"/query_models/{STATIC}?metadata=true&me=true"
+    with running_server(tokens=["good", "other"]) as url, httpx.Client(base_url=url) as http:
+        assert http.get(me, headers={"authorization": "good"}).status_code == 200
+        assert http.get(me, headers={"authorization": "Bearer other"}).status_code == 200
+        refused = http.get(me, headers={"authorization": "bad"})
+        assert refused.status_code == 401
+        assert refused.json()["code"] == 401
+        assert (
+            http.get(f"/query_models/{STATIC}?metadata=true", headers={"authorization": "bad"}).status_code
+            == 200
+        )
+        bad_request = http.get(f"{me}&from=never", headers={"authorization": "bad"})
+        assert bad_request.status_code == 400
+
+
+def test_without_tokens_any_authorization_is_accepted(client: httpx.Client) -> None:
+    me = f"/query_models/{STATIC}?metadata=true&me=true"
+    assert client.get(me, headers={"authorization": "anything"}).status_code == 200
+
+
+def test_error_rate_is_seeded() -> None:
+    def statuses() -> list[int]:
+        with running_server(error_rate=0.5, seed=7) as url, httpx.Client(base_url=url) as http:
+            responses = [http.get(f"/query_models/{STATIC}") for _ in range(40)]
+            assert http.get("/healthz").status_code == 200
+        for response in responses:
+            if response.status_code == 500:
+                assert response.json() == {"code": 500, "message": "injected server error (--error-rate)"}
+        return [response.status_code for response in responses]
+
+    first = statuses()
+    assert set(first) == {200, 500}
+    assert statuses() == first
+
+
+def test_latency_option_still_answers() -> None:
+    with running_server(latency_ms=5) as url:
+        assert httpx.get(f"{url}/query_models/{STATIC}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"latency_ms": -1}, "latency"), ({"error_rate": 1.5}, "error rate")],
+)
+def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ServerError, match=message):
+        ServerOptions(**options)
+
+
+def test_bind_socket_reports_a_port_in_use() -> None:
+    taken = bind_socket("127.0.0.1", 0)
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(
+            ServerError, match=rf"^cannot listen on 127\.0\.0\.1:{port}: the port is already in use$"
+        ):
+            bind_socket("127.0.0.1", port)
+    finally:
+        taken.close()
+
+
+# --- access log and self-check --------------------------------------------------------------------
+
+
+def test_access_log_has_one_redacted_line_per_request(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="qmcontract.access")
+    with running_server() as url, httpx.Client(base_url=url) as http:
+        caplog.clear()
+        http.get(f"/query_models/{STATIC}?metadata=true&me=true", headers={"authorization": TOKEN})
+        http.post("/__qmcontract/faults", json={"drop_connection": True})
+        with pytest.raises(httpx.RemoteProtocolError):
+            http.get(f"/query_models/{STATIC}")
+    lines = [r.getMessage() for r in caplog.records if r.name == "qmcontract.access"]
+    assert len(lines) == 3
+    assert re.fullmatch(
+        rf"127\.0\.0\.1 GET /query_models/{STATIC}\?metadata=true&me=true 200 \d+\.\dms", lines[0]
+    )
+    assert re.fullmatch(r"127\.0\.0\.1 POST /__qmcontract/faults 201 \d+\.\dms", lines[1])
+    assert re.fullmatch(rf"127\.0\.0\.1 GET /query_models/{STATIC} dropped \d+\.\dms", lines[2])
+    assert TOKEN not in caplog.text
+
+
+def test_access_log_can_be_turned_off(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="qmcontract.access")
+    with running_server(access_log=False) as url:
+        httpx.get(f"{url}/query_models/{STATIC}")
+    assert not [r for r in caplog.records if r.name == "qmcontract.access"]
+
+
+def test_line_buffer_writes_whole_lines_in_pipe_sized_chunks() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        buffer = LineBuffer(write_end, limit=100)
+        lines = [f"127.0.0.1 GET /query_models/{index:040d} 200 0.1ms" for index in range(99)]
+        for line in lines:
+            buffer(line)
+        buffer.flush()
+        buffer("last")
+        buffer.flush()
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as reader:
+            assert reader.read().decode().splitlines() == [*lines, "last"]
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(write_end)
+
+
+def test_line_buffer_flushes_when_full() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        buffer = LineBuffer(write_end, limit=2)
+        buffer("one")
+        buffer("two")
+        assert os.read(read_end, 100) == b"one\ntwo\n"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_self_check_is_silent_on_a_correct_server(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="qmcontract.selfcheck")
+    catalog = load_catalog()
+    with running_server(catalog, self_check=True) as url, httpx.Client(base_url=url) as http:
+        for name in catalog.names():
+            for query in ("", "?metadata=true", "?metadata=true&me=true", "?metadata=maybe"):
+                http.get(f"/query_models/{name}{query}")
+        for target in (
+            f"/query_models/{UNKNOWN}",
+            "/query_models",
+            "/query_models/count",
+            "/query_models?count=x",
+        ):
+            http.get(target)
+    assert not [r for r in caplog.records if r.name == "qmcontract.selfcheck"]
+
+
+def test_self_check_logs_what_a_broken_server_sends(caplog: pytest.LogCaptureFixture) -> None:
+    def rename(request: Request, response: Response) -> Response:
+        if response.status != 200 or not request.path.endswith(STATIC):
+            return response
+        document = {**response.json(), "name": UNKNOWN}
+        return json_response(200, json.dumps(document).encode())
+
+    caplog.set_level(logging.WARNING, logger="qmcontract.selfcheck")
+    with running_server(hook=rename, self_check=True) as url, httpx.Client(base_url=url) as http:
+        http.get(f"/query_models/{STATIC}")
+        http.post("/__qmcontract/faults", json={"status": 503})
+        http.get(f"/query_models/{TRAINING}")
+    messages = [r.getMessage() for r in caplog.records if r.name == "qmcontract.selfcheck"]
+    assert any("model-name" in m for m in messages)
+    assert any(f"slug-echo: expected '{STATIC}'" in m for m in messages)
+    assert any("no-server-error" in m and "(injected fault)" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("response", "rule"),
+    [
+        (Response(200, (("content-type", "text/plain"),), b"{}"), "content-type"),
+        (json_response(404, b"not json"), "error-body"),
+        (json_response(404, b'{"code": 400, "message": "x"}'), "error-body"),
+        (json_response(404, b'{"error": "x"}'), "error-body"),
+        (error_response(418), "schema"),
+        (error_response(502), "no-server-error"),
+        (json_response(200, b'{"count": -1}'), "schema"),
+    ],
+)
+def test_self_check_names_the_broken_rule(response: Response, rule: str) -> None:
+    path = "/query_models/count" if b"count" in response.body else f"/query_models/{STATIC}"
+    assert rule in {violation.rule for violation in self_check(Request("GET", path), response)}
+
+
+def test_self_check_of_a_200_to_a_malformed_request() -> None:
+    document = json.dumps(load_catalog().get(STATIC)).encode()
+    violations = self_check(
+        Request("GET", f"/query_models/{STATIC}", "metadata=nope"), json_response(200, document)
+    )
+    assert [v.rule for v in violations] == ["bad-request"]
+
+
+def test_self_check_of_a_bad_listing() -> None:
+    violations = self_check(Request("GET", "/query_models"), json_response(200, b'{"data": 3}'))
+    assert [v.rule for v in violations] == ["schema"]
+
+
+# --- stores ----------------------------------------------------------------------------------------
+
+
+def test_memory_journal_is_bounded() -> None:
+    store = MemoryStore(journal_limit=3)
+    for index in range(5):
+        store.record(journal_entry(Request("GET", f"/query_models/{index}"), 404, worker=1))
+    assert [entry.path for entry in store.journal()] == [f"/query_models/{i}" for i in (2, 3, 4)]
+
+
+def test_sqlite_store_is_shared_between_workers(tmp_path: Path) -> None:
+    first, second = SqliteStore(tmp_path), SqliteStore(tmp_path)
+    try:
+        generation = second.sync()
+        document = load_catalog().get(STATIC)
+        assert document is not None
+        first.add_model(document)
+        assert second.sync() != generation
+        assert [d["name"] for d in second.added_models()] == [STATIC]
+        first.schedule(Fault(status=503), times=3, path_prefix="/query_models")
+        second.sync()
+        taken = [store.take_fault("/query_models/x") for store in (second, first, second, first)]
+        assert taken == [Fault(status=503)] * 3 + [None]
+        assert (first.pending_faults(), second.pending_faults()) == (0, 0)
+        first.record(journal_entry(Request("GET", "/a", headers={"authorization": TOKEN}), 200, worker=1))
+        second.record(journal_entry(Request("GET", "/b"), 404, worker=2))
+        assert [(e.path, e.authorization, e.worker) for e in second.journal()] == [
+            ("/a", True, 1),
+            ("/b", False, 2),
+        ]
+        second.reset()
+        assert (first.journal(), first.added_models(), first.pending_faults()) == ([], [], 0)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_sqlite_journal_is_bounded(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path, journal_limit=5)
+    try:
+        for index in range(1001):
+            store.record(journal_entry(Request("GET", f"/{index}"), 200, worker=1))
+        assert [entry.path for entry in store.journal()] == [f"/{i}" for i in range(996, 1001)]
+    finally:
+        store.close()
+
+
+def test_two_servers_on_one_sqlite_store_never_diverge(tmp_path: Path) -> None:
+    with (
+        running_server(store=SqliteStore(tmp_path)) as one,
+        running_server(store=SqliteStore(tmp_path)) as two,
+        httpx.Client() as http,
+    ):
+        name = http.post(f"{one}/__qmcontract/models", json=DEFINITION).json()["name"]
+        assert http.get(f"{two}/query_models/{name}").status_code == 200
+        http.post(f"{two}/__qmcontract/faults", json={"status": 429, "times": 3})
+        statuses = [http.get(f"{url}/query_models/{name}").status_code for url in (one, two, one, two, one)]
+        assert statuses == [429, 429, 429, 200, 200]
+        assert len(http.get(f"{one}/__qmcontract/journal").json()["requests"]) == 6
+        http.post(f"{two}/__qmcontract/reset")
+        assert http.get(f"{one}/query_models/{name}").status_code == 404
+
+
+def test_a_hook_sees_every_request() -> None:
+    seen: list[str] = []
+
+    def record(request: Request, response: Response) -> Response:
+        seen.append(request.path)
+        return response
+
+    with running_server(hook=record) as url, httpx.Client(base_url=url) as http:
+        for _ in range(3):
+            assert http.get(f"/query_models/{STATIC}").status_code == 200
+    assert seen == [f"/query_models/{STATIC}"] * 3
+
+
+def test_create_app_copies_the_catalogue() -> None:
+    catalog = load_catalog()
+    with running_server(catalog) as url:
+        httpx.post(f"{url}/__qmcontract/models", json=DEFINITION).raise_for_status()
+    assert len(catalog) == len(load_catalog())
+    assert create_app(catalog).catalog() is not catalog
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "Invalid value for '--port'"),
+        (["--error-rate", "2"], "Invalid value for '--error-rate'"),
+        (["--workers", "0"], "Invalid value for '--workers'"),
+        (["--log-level", "loud"], "Invalid value for '--log-level'"),
+        (["--colour"], "No such option '--colour'"),
+        (["--catalog", "/nonexistent/catalogue"], "/nonexistent/catalogue: not a directory"),
+    ],
+)
+def test_serve_reports_bad_input_in_one_line(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", *args])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert result.output.startswith("qmcontract: error: ")
+    assert message in result.output
+
+
+def test_serve_reports_a_port_in_use_in_one_line() -> None:
+    taken = bind_socket("127.0.0.1", 0)
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)])
+    finally:
+        taken.close()
+    assert result.exit_code == 2
+    assert (
+        result.output == f"qmcontract: error: cannot listen on 127.0.0.1:{port}: the port is already in use\n"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from qmcontract.cli import main; main()",
+        "serve",
+        "--port",
+        str(port),
+        *args,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the server did not start: {process.communicate()}")
+
+
+def _stop(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[str, str]:
+    process.send_signal(sig)
+    try:
+        out, err = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    return out, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_shuts_down_gracefully(sig: signal.Signals) -> None:
+    process, url = _start("--log-level", "info")
+    assert httpx.get(f"{url}/query_models/{STATIC}", headers={"authorization": TOKEN}).status_code == 200
+    out, err = _stop(process, sig)
+    assert f"127.0.0.1 GET /query_models/{STATIC} 200" in out
+    assert TOKEN not in out + err
+    assert "qmcontract serving 13 Query Models on http://127.0.0.1:" in err
+    assert "Application shutdown complete" in err
+
+
+def test_serve_with_workers_shares_state_across_processes() -> None:
+    process, url = _start("--workers", "2", "--no-access-log")
+    try:
+        name = httpx.post(f"{url}/__qmcontract/models", json=DEFINITION).json()["name"]
+        httpx.post(f"{url}/__qmcontract/faults", json={"status": 503, "times": 5}).raise_for_status()
+        statuses = [httpx.get(f"{url}/query_models/{name}").status_code for _ in range(60)]
+        journal = httpx.get(f"{url}/__qmcontract/journal").json()["requests"]
+    finally:
+        _stop(process, signal.SIGTERM)
+    assert statuses == [503] * 5 + [200] * 55
+    assert [entry["status"] for entry in journal] == statuses
+    assert len({entry["worker"] for entry in journal}) == 2

@@ -22,15 +22,7 @@ from qmcontract.rules import METADATA_FIELDS
 FIRST_CREATED: Final = date(2025, 10, 3)  # the Query Model API's first day
 CREATION_SPREAD_DAYS: Final = 40
 MICRO: Final = 1_000_000
-_COUNTERS: Final = (
-    "requests",
-    "chat_completion_tokens",
-    "chat_prompt_tokens",
-    "chat_cost",
-    "embedding_completion_tokens",
-    "embedding_prompt_tokens",
-    "embedding_cost",
-)
+_COUNTERS: Final = METADATA_FIELDS[2:]  # the seven figures after user_id and created
 _COST_FIELDS: Final = frozenset({"chat_cost", "embedding_cost"})
 Clock = Callable[[], datetime]
 

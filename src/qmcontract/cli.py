@@ -25,8 +25,22 @@ from qmcontract.validate import validate_query_model
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 
 
+class _OneLineUsage(click.Command):
+    """Reports a bad option as one ``qmcontract: error:`` line (exit 2) instead of a usage block."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            fail(f"{info_name}: {exc.format_message()}")
+
+
 class _Group(click.Group):
-    """Turns our own errors into one line on stderr and exit code 2."""
+    """Turns our own errors into one line on stderr and exit code 2, for every command."""
+
+    command_class = _OneLineUsage
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -93,19 +107,7 @@ def _violation_line(violation: Violation) -> str:
     return f"{violation.path or '/'}  {violation.rule}  {violation.message}"
 
 
-class _OneLineUsage(click.Command):
-    """Reports a bad option as one ``qmcontract: error:`` line (exit 2) instead of a usage block."""
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            fail(f"{info_name}: {exc.format_message()}")
-
-
-@cli.command("serve", cls=_OneLineUsage)
+@cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; loopback unless told.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option(
@@ -183,7 +185,7 @@ def _raise_interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-@cli.command("conformance", cls=_OneLineUsage)
+@cli.command("conformance")
 @click.argument("url", required=False)
 @click.option(
     "--slug",
@@ -242,7 +244,7 @@ def conformance_command(
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATIONS)
 
 
-@cli.command("generate", cls=_OneLineUsage)
+@cli.command("generate")
 @click.option(
     "--count", type=click.IntRange(min=0), default=10, show_default=True, help="How many documents."
 )

@@ -129,7 +129,8 @@ class QueryModelServer:
         self._hook = hook
         self._generation = -1
         self._engine = Engine(self._base, hook=hook)
-        self._memo: dict[str, Response] = {}
+        self._memo: dict[tuple[str, bytes], Response] = {}
+        self._memo_day = -1
         self._random = random.Random(options.seed)
         self._tokens = frozenset(options.tokens)
         self._worker = current_worker()
@@ -143,12 +144,14 @@ class QueryModelServer:
     def _current_engine(self) -> Engine:
         """The engine over the current catalogue (rebuilt when the control API changed it).
 
-        Also empties the memo of plain answers. A ``GET`` without a query string gets an answer
-        that depends on the path and the catalogue only (without ``metadata=true`` every other
-        parameter and the caller are ignored), so the engine's 200 answers to those are kept and
-        sent again: the hot path then skips parsing. Not with a hook, which may change anything.
+        Also empties the memo of answers. A ``GET`` without ``authorization`` gets an answer that
+        depends only on the path, the query string, the catalogue and (for metadata statistics)
+        the UTC day, so the engine's 200 answers to those are kept for the day and sent again:
+        the hot path then skips parsing. Not with a hook, which may change anything.
         """
-        generation = self.store.sync()
+        generation, day = self.store.sync(), int(time.time() // 86_400)
+        if day != self._memo_day:
+            self._memo, self._memo_day = {}, day
         if generation != self._generation:
             catalog = self._base.copy()
             for document in self.store.added_models():
@@ -193,14 +196,15 @@ class QueryModelServer:
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> int | None:
         engine = self._current_engine()
         path: str = scope["path"]
-        plain = scope["method"] == "GET" and not scope["query_string"]
-        response = self._memo.get(path) if plain else None
+        key = (path, scope["query_string"])
+        plain = scope["method"] == "GET" and not any(name == b"authorization" for name, _ in scope["headers"])
+        response = self._memo.get(key) if plain else None
         request = None
         if response is None:
             request = _request(scope)
             response = self._respond(engine, request)
             if plain and self._hook is None and response.status == 200 and len(self._memo) < MEMO_LIMIT:
-                self._memo[path] = response
+                self._memo[key] = response
         fault = self.store.take_fault(path)
         injected = fault is not None
         if fault is not None:

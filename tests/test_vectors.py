@@ -18,13 +18,17 @@ import pytest
 
 from qmcontract import build_query_model, llm_name, query_model_name
 from qmcontract.canonical import canonical_llm_json, format_f64, normalise_llm
+from qmcontract.catalog import load_catalog
 from qmcontract.model import assemble
 from qmcontract.names import (
+    TRAINING_TABLE_DEFAULT_WEIGHT,
     base62,
     hash_name,
     is_name,
     llm_training_table_name,
     model_training_table_name,
+    name_of_normalised_llm,
+    names_of_normalised_llm,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -435,3 +439,14 @@ def test_training_table_weight_keys_in_hash_order() -> None:
     assert text.endswith(
         '"weight":{"type":"training_table","base_weight":2.0,"min_weight":1.0,"max_weight":3.0}}'
     )
+
+
+def test_shared_serialisation_gives_the_same_names_as_hashing_each_form() -> None:
+    llms = [normalise_llm(llm) for document in load_catalog() for llm in document["models"]]
+    assert len(llms) > 100
+    for llm in llms:
+        with_default_weight = {**llm, "weight": TRAINING_TABLE_DEFAULT_WEIGHT}
+        assert names_of_normalised_llm(llm) == (
+            name_of_normalised_llm(llm),
+            name_of_normalised_llm(with_default_weight),
+        )

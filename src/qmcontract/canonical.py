@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -260,8 +261,19 @@ _FIELD_NORMALISERS: Final[dict[str, Callable[[Any], Any]]] = {
 _ENCODE: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
+_NEEDS_ESCAPE: Final = re.compile(r'["\\\x00-\x1f]')
+
+
 def json_compact(value: Any) -> str:
-    """Standard compact JSON, as the contract prescribes for strings and integers."""
+    """Standard compact JSON, as the contract prescribes for strings and integers.
+
+    Plain strings and integers, most of what is hashed, skip the encoder.
+    """
+    kind = type(value)
+    if kind is str and _NEEDS_ESCAPE.search(value) is None:
+        return f'"{value}"'
+    if kind is int:
+        return str(value)
     return _ENCODE(value)
 
 
@@ -349,18 +361,33 @@ def _field_json(key: str, value: Any) -> str | None:
     return json_compact(value)
 
 
-def canonical_llm_json(llm: Mapping[str, Any]) -> str:
-    """Canonical JSON of an already *normalised* LLM: the exact bytes its name hashes.
+def canonical_llm_head(llm: Mapping[str, Any]) -> str:
+    """Canonical JSON of a normalised LLM up to its weight, which is always the last key.
 
-    Only contract keys are written, in hash order; unknown keys never change a name.
+    ``{"id":"a","mode":"generate",`` for example: the part an LLM's name and its
+    training-table name share. Only contract keys are written, so unknown keys never
+    change a name.
     """
-    parts = []
-    for key in LLM_KEYS:
+    parts = ["{"]
+    for key in LLM_KEYS[:-1]:
         if key in llm:
             encoded = _field_json(key, llm[key])
             if encoded is not None:
-                parts.append(f'"{key}":{encoded}')
-    return "{" + ",".join(parts) + "}"
+                parts.append(f'"{key}":{encoded},')
+    return "".join(parts)
+
+
+def close_llm_json(head: str, weight_part: str | None) -> str:
+    """Finish a canonical LLM from its head and its weight's JSON (None: no weight)."""
+    if weight_part is None:
+        return (head[:-1] if head.endswith(",") else head) + "}"
+    return f'{head}"weight":{weight_part}}}'
+
+
+def canonical_llm_json(llm: Mapping[str, Any]) -> str:
+    """Canonical JSON of an already *normalised* LLM: the exact bytes its name hashes."""
+    weight = weight_json(llm["weight"]) if "weight" in llm else None
+    return close_llm_json(canonical_llm_head(llm), weight)
 
 
 def model_weight_json(weight: Any) -> str:

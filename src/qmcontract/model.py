@@ -22,8 +22,8 @@ from qmcontract.errors import InvalidDefinition, Violation
 from qmcontract.names import (
     model_training_table_name,
     name_of_normalised_llm,
+    names_of_normalised_llm,
     query_model_name,
-    training_table_name_of_normalised_llm,
 )
 from qmcontract.validate import document_violations
 
@@ -50,11 +50,10 @@ def assemble(weight: dict[str, Any], llms: Sequence[dict[str, Any]]) -> tuple[di
     Returns the document and, for each position in its ``models``, the input position
     it came from. Strategies use this to build documents that break chosen rules.
     """
-    names = [name_of_normalised_llm(llm) for llm in llms]
+    named = [_names(llm) for llm in llms]
+    names = [name for name, _ in named]
     order = sorted(range(len(llms)), key=lambda i: (names[i], i))
-    table_names = {
-        i: training_table_name_of_normalised_llm(llms[i]) for i in order if _is_training_table(llms[i])
-    }
+    table_names = {i: table for i, (_, table) in enumerate(named) if table is not None}
     table_index = {name: k for k, name in enumerate(sorted(set(table_names.values())))}
     entries = [
         _entry(names[i], position, table_names.get(i), table_index, llms[i])
@@ -67,6 +66,13 @@ def assemble(weight: dict[str, Any], llms: Sequence[dict[str, Any]]) -> tuple[di
     document["models"] = entries
     document["weight"] = normalise_model_weight(weight)
     return document, order
+
+
+def _names(llm: dict[str, Any]) -> tuple[str, str | None]:
+    """The LLM's name, and its training-table name when its weight is a training table."""
+    if _is_training_table(llm):
+        return names_of_normalised_llm(llm)
+    return name_of_normalised_llm(llm), None
 
 
 def _entry(

@@ -13,13 +13,21 @@ from typing import Any, Final
 
 import xxhash
 
-from qmcontract.canonical import canonical_llm_json, model_weight_json, normalise_llm
+from qmcontract.canonical import (
+    canonical_llm_head,
+    canonical_llm_json,
+    close_llm_json,
+    model_weight_json,
+    normalise_llm,
+    weight_json,
+)
 
 BASE62_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 NAME_LENGTH: Final = 22
 NAME_PATTERN: Final = re.compile(r"[0-9A-Za-z]{22}")
 #: The weight every LLM is given before hashing its training-table name ("NEVER change").
 TRAINING_TABLE_DEFAULT_WEIGHT: Final[Mapping[str, Any]] = {"type": "static", "weight": 0.0}
+_TABLE_WEIGHT_JSON: Final = weight_json(TRAINING_TABLE_DEFAULT_WEIGHT)
 
 
 def is_name(value: object) -> bool:
@@ -62,12 +70,20 @@ def query_model_name(weight: Mapping[str, Any], llm_names: Iterable[str]) -> str
     return hash_name(model_weight_json(weight) + "".join(sorted(llm_names)))
 
 
-def training_table_name_of_normalised_llm(llm: Mapping[str, Any]) -> str:
-    """Training-table name of a normalised LLM: its name with the weight set to the default.
+def names_of_normalised_llm(llm: Mapping[str, Any]) -> tuple[str, str]:
+    """An LLM's name and its training-table name, from one serialisation.
 
-    LLMs that differ only in weight therefore share one training table.
+    The training-table name is the name the LLM would have with the default weight, so
+    LLMs that differ only in weight share one training table.
     """
-    return name_of_normalised_llm({**llm, "weight": TRAINING_TABLE_DEFAULT_WEIGHT})
+    head = canonical_llm_head(llm)
+    own = weight_json(llm["weight"]) if "weight" in llm else None
+    return hash_name(close_llm_json(head, own)), hash_name(close_llm_json(head, _TABLE_WEIGHT_JSON))
+
+
+def training_table_name_of_normalised_llm(llm: Mapping[str, Any]) -> str:
+    """Training-table name of a normalised LLM (see :func:`names_of_normalised_llm`)."""
+    return names_of_normalised_llm(llm)[1]
 
 
 def llm_training_table_name(llm: Mapping[str, Any]) -> str:

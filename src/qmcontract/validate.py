@@ -19,9 +19,8 @@ from qmcontract.errors import Violation
 from qmcontract.names import (
     is_name,
     model_training_table_name,
-    name_of_normalised_llm,
+    names_of_normalised_llm,
     query_model_name,
-    training_table_name_of_normalised_llm,
 )
 from qmcontract.rules import METADATA_FIELDS
 from qmcontract.schema_check import JsonPath, SchemaError, schema_errors
@@ -46,9 +45,7 @@ class _Subject:
         """Per LLM position: the name and the training-table name its content hashes to."""
         expected = {}
         for i, llm in self.llms:
-            normalised = normalise_llm(llm)
-            table = training_table_name_of_normalised_llm(normalised)
-            expected[i] = (name_of_normalised_llm(normalised), table)
+            expected[i] = names_of_normalised_llm(normalise_llm(llm))
         return expected
 
 

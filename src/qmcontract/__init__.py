@@ -15,6 +15,7 @@ from qmcontract.errors import (
     ContractViolation,
     InputError,
     InvalidDefinition,
+    MockAssertionError,
     QmContractError,
     SpecError,
     Violation,
@@ -25,14 +26,13 @@ from qmcontract.names import llm_name, query_model_name
 from qmcontract.validate import validate_query_model
 
 if TYPE_CHECKING:
-    from qmcontract.respx_mock import MockAssertionError, QueryModelsMock, RecordedCall, mock_query_models
+    from qmcontract.respx_mock import QueryModelsMock, RecordedCall, mock_query_models
     from qmcontract.server import create_app, running_server, serve
 
 __version__ = "0.1.0"
 
 #: Exports whose modules import respx, httpx or uvicorn: loaded on first use (keeps the plugin light).
 _LAZY: Final = {
-    "MockAssertionError": "qmcontract.respx_mock",
     "QueryModelsMock": "qmcontract.respx_mock",
     "RecordedCall": "qmcontract.respx_mock",
     "mock_query_models": "qmcontract.respx_mock",

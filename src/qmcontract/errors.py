@@ -8,6 +8,10 @@
     ├── InputError                     a file or stdin cannot be read as JSON or YAML
     └── SpecError                      openapi.yaml cannot be found or loaded
     ContractViolation(AssertionError)  raised by test helpers, so pytest shows it as a failure
+    MockAssertionError(AssertionError) a check on the respx mock's recorded calls failed
+
+Faces add their own subclasses of QmContractError where they need one: ``server.ServerError``
+(bad server options, port in use) and ``conformance.target.ConformanceUsageError``.
 """
 
 from __future__ import annotations
@@ -70,3 +74,7 @@ class ContractViolation(QmContractError, AssertionError):
             f"{head}{len(self.violations)} contract violation(s):\n"
             + format_violations(self.violations, prefix="  ")
         )
+
+
+class MockAssertionError(QmContractError, AssertionError):
+    """A check on the mock's recorded calls failed; pytest reports it as a test failure."""

@@ -36,7 +36,7 @@ from respx.models import SideEffectError
 
 from qmcontract.catalog import Catalog, load_catalog
 from qmcontract.engine import ROUTE_PREFIX, Engine
-from qmcontract.errors import QmContractError
+from qmcontract.errors import MockAssertionError
 from qmcontract.faults import Fault, FaultPlan, TransportFault
 from qmcontract.http import Request, Response
 from qmcontract.inputs import load_json_or_yaml
@@ -57,10 +57,6 @@ _ASYNC_CALLER: Final[contextvars.ContextVar[bool]] = contextvars.ContextVar(
 F = TypeVar("F", bound=Callable[..., Any])
 RouteResult = httpx.Response | Awaitable[httpx.Response]
 Definition = Mapping[str, Any] | str | os.PathLike[str]
-
-
-class MockAssertionError(QmContractError, AssertionError):
-    """A check on the mock's recorded calls failed; pytest reports it as a test failure."""
 
 
 def default_base_url() -> str:

@@ -20,9 +20,8 @@ from qmcontract.canonical import (
 )
 from qmcontract.errors import InvalidDefinition, Violation
 from qmcontract.names import (
+    entry_names_of_normalised_llm,
     model_training_table_name,
-    name_of_normalised_llm,
-    names_of_normalised_llm,
     query_model_name,
 )
 from qmcontract.validate import document_violations
@@ -50,7 +49,7 @@ def assemble(weight: dict[str, Any], llms: Sequence[dict[str, Any]]) -> tuple[di
     Returns the document and, for each position in its ``models``, the input position
     it came from. Strategies use this to build documents that break chosen rules.
     """
-    named = [_names(llm) for llm in llms]
+    named = [entry_names_of_normalised_llm(llm) for llm in llms]
     names = [name for name, _ in named]
     order = sorted(range(len(llms)), key=lambda i: (names[i], i))
     table_names = {i: table for i, (_, table) in enumerate(named) if table is not None}
@@ -66,13 +65,6 @@ def assemble(weight: dict[str, Any], llms: Sequence[dict[str, Any]]) -> tuple[di
     document["models"] = entries
     document["weight"] = normalise_model_weight(weight)
     return document, order
-
-
-def _names(llm: dict[str, Any]) -> tuple[str, str | None]:
-    """The LLM's name, and its training-table name when its weight is a training table."""
-    if _is_training_table(llm):
-        return names_of_normalised_llm(llm)
-    return name_of_normalised_llm(llm), None
 
 
 def _entry(

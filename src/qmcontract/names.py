@@ -81,6 +81,16 @@ def names_of_normalised_llm(llm: Mapping[str, Any]) -> tuple[str, str]:
     return hash_name(close_llm_json(head, own)), hash_name(close_llm_json(head, _TABLE_WEIGHT_JSON))
 
 
+def entry_names_of_normalised_llm(llm: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The names a response entry carries: its name, and its training-table name only when
+    its own weight is a training table (the only case where a table name is shown or checked).
+    """
+    weight = llm.get("weight")
+    if isinstance(weight, Mapping) and weight.get("type") == "training_table":
+        return names_of_normalised_llm(llm)
+    return name_of_normalised_llm(llm), None
+
+
 def training_table_name_of_normalised_llm(llm: Mapping[str, Any]) -> str:
     """Training-table name of a normalised LLM (see :func:`names_of_normalised_llm`)."""
     return names_of_normalised_llm(llm)[1]

@@ -17,9 +17,9 @@ from typing import Any
 from qmcontract.canonical import PROVIDER_LIST_KEYS, is_number, normalise_llm
 from qmcontract.errors import Violation
 from qmcontract.names import (
+    entry_names_of_normalised_llm,
     is_name,
     model_training_table_name,
-    names_of_normalised_llm,
     query_model_name,
 )
 from qmcontract.rules import METADATA_FIELDS
@@ -41,11 +41,11 @@ class _Subject:
         return [(i, llm) for i, llm in enumerate(models) if isinstance(llm, dict)]
 
     @functools.cached_property
-    def expected_names(self) -> dict[int, tuple[str, str]]:
-        """Per LLM position: the name and the training-table name its content hashes to."""
+    def expected_names(self) -> dict[int, tuple[str, str | None]]:
+        """Per LLM position: the names its content hashes to (table name: training tables only)."""
         expected = {}
         for i, llm in self.llms:
-            expected[i] = names_of_normalised_llm(normalise_llm(llm))
+            expected[i] = entry_names_of_normalised_llm(normalise_llm(llm))
         return expected
 
 

@@ -475,7 +475,7 @@ def served_document() -> bytes:
     """The bytes the benchmarked route returns, from the engine itself (the bare app sends them)."""
     from qmcontract.catalog import load_catalog  # noqa: PLC0415
     from qmcontract.engine import Engine  # noqa: PLC0415
-    from qmcontract.http import Request  # noqa: PLC0415
+    from qmcontract.wire import Request  # noqa: PLC0415
 
     return Engine(load_catalog()).handle(Request("GET", PATHS["plain"])).body
 

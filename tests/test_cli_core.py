@@ -133,7 +133,7 @@ def test_validate_metadata_flag_checks_presence(tmp_path: Path, flag: str | None
 def test_validate_a_document_that_is_not_an_object() -> None:
     result = _invoke("validate", "-", stdin="[1, 2]")
     assert result.exit_code == 1
-    assert result.stdout.startswith("/  schema  ")
+    assert result.stdout.startswith("(root)  schema  ")
 
 
 # --- unreadable input: exit 2, one line, no traceback ------------------------------------------
@@ -184,7 +184,7 @@ def test_unreadable_file_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     def refuse(self: Path, *args: Any, **kwargs: Any) -> str:
         raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(Path, "read_text", refuse)
+    monkeypatch.setattr(Path, "open", refuse)
     _assert_one_line_usage_error(_invoke(command, str(source)), "cannot read: Permission denied")
 
 

@@ -16,7 +16,6 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
@@ -32,9 +31,9 @@ from qmcontract.conformance.runner import ConformanceOptions, run_conformance
 from qmcontract.conformance.target import ConformanceUsageError, resolve_live_target
 from qmcontract.engine import Engine
 from qmcontract.errors import Violation
-from qmcontract.http import Request, Response, error_response, json_response
 from qmcontract.rules import ALL_RULES, EXCHANGE_RULES
 from qmcontract.server import running_server
+from qmcontract.wire import Request, Response, error_response, json_response
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "t0ken"
@@ -59,8 +58,8 @@ def engine_sender(engine: Engine) -> Callable[[ApiRequest], Exchange]:
     """Answers like the server, in-process: the engine sees the decoded path, as ASGI gives it."""
 
     def send(request: ApiRequest) -> Exchange:
-        headers = {} if request.authorization is None else {"authorization": request.authorization}
-        response = engine.handle(Request(request.method, unquote(request.path), request.query, headers))
+        headers = () if request.authorization is None else (("authorization", request.authorization),)
+        response = engine.handle(Request(request.method, request.path, request.query, headers))
         return Exchange(request, response.status, dict(response.headers).get("content-type"), response.body)
 
     return send

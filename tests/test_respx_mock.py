@@ -15,7 +15,6 @@ from respx.models import AllMockedAssertionError
 from qmcontract.catalog import Catalog, load_catalog
 from qmcontract.engine import Engine
 from qmcontract.errors import InvalidDefinition, QmContractError
-from qmcontract.http import Request
 from qmcontract.respx_mock import (
     DEFAULT_BASE_URL,
     REDACTED,
@@ -24,6 +23,7 @@ from qmcontract.respx_mock import (
     RecordedCall,
     mock_query_models,
 )
+from qmcontract.wire import Request, header_pairs
 
 TOKEN = "Bearer sk-secret-token-123"
 UNKNOWN = "0000000000000000000000"
@@ -89,7 +89,7 @@ def test_every_answer_is_the_engines(mock: QueryModelsMock, catalog: Catalog, sl
     for target in (slug, UNKNOWN, "count", ""):
         path = f"/query_models/{target}".rstrip("/")
         response = httpx.get(f"{DEFAULT_BASE_URL}{path}?{query}", headers=headers)
-        expected = Engine(catalog).handle(Request("GET", path, query, headers))
+        expected = Engine(catalog).handle(Request("GET", path, query, header_pairs(headers)))
         assert (response.status_code, response.content) == (expected.status, expected.body), path
         assert response.headers["content-type"] == "application/json"
 

@@ -26,7 +26,6 @@ from qmcontract.catalog import load_catalog
 from qmcontract.cli import cli
 from qmcontract.control import ControlApi, MemoryStore, SqliteStore, journal_entry
 from qmcontract.faults import Fault
-from qmcontract.http import Request, Response, error_response, json_response
 from qmcontract.resources import shipped_path, spec_path
 from qmcontract.server import (
     LineBuffer,
@@ -37,6 +36,7 @@ from qmcontract.server import (
     running_server,
     self_check,
 )
+from qmcontract.wire import Request, Response, error_response, json_response
 
 STATIC = "2FgLFqAf8M6MTa6MtGLLwM"
 TRAINING = "5KlLvcRDxfbEwHKwoVF1tI"
@@ -473,7 +473,7 @@ def test_sqlite_store_is_shared_between_workers(tmp_path: Path) -> None:
         taken = [store.take_fault("/query_models/x") for store in (second, first, second, first)]
         assert taken == [Fault(status=503)] * 3 + [None]
         assert (first.pending_faults(), second.pending_faults()) == (0, 0)
-        first.record(journal_entry(Request("GET", "/a", headers={"authorization": TOKEN}), 200, worker=1))
+        first.record(journal_entry(Request("GET", "/a", headers=(("authorization", TOKEN),)), 200, worker=1))
         second.record(journal_entry(Request("GET", "/b"), 404, worker=2))
         assert [(e.path, e.authorization, e.worker) for e in second.journal()] == [
             ("/a", True, 1),

@@ -46,6 +46,8 @@ COMPUTED_LLM_KEYS: Final[tuple[str, ...]] = (
     "training_table_name",
     "training_table_index",
 )
+#: The computed fields only an entry of a Query Model's ``models`` carries.
+INDEX_FIELDS: Final[tuple[str, ...]] = ("index", "training_table_index")
 PROVIDER_KEYS: Final[tuple[str, ...]] = (
     "order",
     "allow_fallbacks",
@@ -101,6 +103,15 @@ _ABSENT: Final = object()
 def is_number(value: object) -> bool:
     """True for JSON numbers; ``bool`` is an ``int`` in Python but never a number here."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value (much faster than ``copy.deepcopy``)."""
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) for item in value]
+    return value
 
 
 def _is_default(value: object, default: object) -> bool:

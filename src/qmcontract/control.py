@@ -29,8 +29,8 @@ from typing import Any, Final, NamedTuple, Protocol
 from qmcontract.catalog import Catalog
 from qmcontract.errors import InputError, InvalidDefinition
 from qmcontract.faults import Fault, FaultPlan
-from qmcontract.http import Request, Response, encode_json, error_response, json_response
 from qmcontract.inputs import parse_json_or_yaml
+from qmcontract.wire import Request, Response, encode_json, error_response, json_response
 
 CONTROL_PREFIX: Final = "/__qmcontract"
 REDACTED: Final = "<redacted>"
@@ -395,7 +395,7 @@ class ControlApi:
         if not isinstance(definition, dict):
             raise ControlRequestError(400, "the body must be a Query Model definition (a JSON object)")
         try:
-            document = self._catalog_of().add(definition)
+            document = self._catalog_of().copy().add(definition)
         except InvalidDefinition as exc:
             return _invalid(exc)
         self._store.add_model(document)

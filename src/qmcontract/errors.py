@@ -6,7 +6,8 @@
     ├── InvalidDefinition(ValueError)  a Query Model definition breaks the contract
     ├── CatalogError                   a catalogue file cannot be read or built
     ├── InputError                     a file or stdin cannot be read as JSON or YAML
-    └── SpecError                      openapi.yaml cannot be found or loaded
+    ├── SpecError                      openapi.yaml cannot be found or loaded
+    └── MissingExtra(ImportError)      a feature needs an optional extra that is not installed
     ContractViolation(AssertionError)  raised by test helpers, so pytest shows it as a failure
     MockAssertionError(AssertionError) a check on the respx mock's recorded calls failed
 
@@ -29,7 +30,12 @@ class Violation:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path or '/'}: {self.rule}: {self.message}"
+        return f"{shown_pointer(self.path)}: {self.rule}: {self.message}"
+
+
+def shown_pointer(path: str) -> str:
+    """A JSON pointer as text shows it: the root pointer ``""`` reads ``(root)``."""
+    return path or "(root)"
 
 
 def format_violations(violations: Iterable[Violation], *, prefix: str = "") -> str:
@@ -62,6 +68,10 @@ class InputError(QmContractError):
 
 class SpecError(QmContractError):
     """The shipped openapi.yaml cannot be found or parsed."""
+
+
+class MissingExtra(QmContractError, ImportError):
+    """A feature needs an optional extra (``pip install 'qmcontract[server]'``) that is not installed."""
 
 
 class ContractViolation(QmContractError, AssertionError):

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
-from qmcontract.http import Response, error_response
+from qmcontract.wire import Response, error_response
 
 TransportFault = Literal["connect_error", "read_timeout", "drop_connection"]
 TRANSPORT_FAULTS: Final = ("connect_error", "read_timeout", "drop_connection")

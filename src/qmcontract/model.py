@@ -1,32 +1,31 @@
-"""build_query_model: from a definition a user writes to the exact response document.
+"""From what a user writes to the exact response documents: build_query_model and build_query_llm.
 
 A definition is ``{"models": [LLM params + weight, ...], "weight": {...}}`` with defaults,
-unsorted lists and ``null`` options allowed. Building normalises every LLM, names it,
-sorts ``models`` by name, numbers it, adds training-table names and indexes, names the
-model, then validates the result with the same validator users run on server responses,
-so a definition is valid exactly when the document it builds is.
+unsorted lists and ``null`` options allowed. Building normalises every LLM, names it, sorts
+``models`` by name, numbers it, adds training-table names and indexes, names the model, then
+validates the result with the same validator users run on server responses, so a definition is
+valid exactly when the document it builds is. Violations point into the definition as written.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
-from qmcontract.canonical import (
-    COMPUTED_LLM_KEYS,
-    normalise_llm,
-    normalise_model_weight,
-)
+from qmcontract.canonical import COMPUTED_LLM_KEYS, normalise_llm, normalise_model_weight
 from qmcontract.errors import InvalidDefinition, Violation
-from qmcontract.names import (
-    entry_names_of_normalised_llm,
-    model_training_table_name,
-    query_model_name,
-)
-from qmcontract.validate import document_violations
+from qmcontract.names import entry_names_of_normalised_llm, model_training_table_name, query_model_name
+from qmcontract.rules import METADATA_FIELDS
+from qmcontract.validate import document_violations, validate_query_llm
 
-DEFINITION_KEYS = ("weight", "models")
+DEFINITION_KEYS: Final = ("weight", "models")
+#: Fields of a document that are derived from the rest: a definition never needs them.
+COMPUTED_MODEL_KEYS: Final = ("name", "training_table_name", *METADATA_FIELDS)
+_COMPUTED_LLM_FIELDS: Final = frozenset((*COMPUTED_LLM_KEYS, *METADATA_FIELDS))
+_COMPUTED_PATH: Final = re.compile(
+    r"^(/name|/training_table_name|/models/\d+/(name|index|training_table_name|training_table_index))$"
+)
 
 
 def build_query_model(definition: Any) -> dict[str, Any]:
@@ -39,8 +38,48 @@ def build_query_model(definition: Any) -> dict[str, Any]:
     llms = [normalise_llm(llm) for llm in definition["models"]]
     document, input_positions = assemble(definition["weight"], llms)
     violations = document_violations(document, metadata=False, check_hashes=False)
-    _raise_if_any([_to_definition_path(v, input_positions) for v in violations])
+    _raise_if_any([_to_definition_path(v, input_positions) for v in violations if not _is_computed(v)])
     return document
+
+
+def build_query_llm(definition: Any) -> dict[str, Any]:
+    """One LLM as ``POST /query_llms`` answers it: normalised, named, without indexes.
+
+    ``training_table_name`` is added when its weight is a training table. Raises
+    :class:`InvalidDefinition` with pointers into the definition.
+    """
+    if not isinstance(definition, dict):
+        _raise_if_any([Violation("schema", "", f"an LLM is an object, got {type(definition).__name__}")])
+    _raise_if_any(_llm_shape_violations(definition, ""))
+    llm = normalise_llm(definition)
+    name, table_name = entry_names_of_normalised_llm(llm)
+    entry: dict[str, Any] = {"name": name}
+    if table_name is not None:
+        entry["training_table_name"] = table_name
+    entry.update(llm)
+    _raise_if_any([v for v in validate_query_llm(entry, metadata=False) if not v.path.startswith("/name")])
+    return entry
+
+
+def model_without_computed(value: Any) -> Any:
+    """A retrieved Query Model with its computed fields removed, ready to build again.
+
+    Names, indexes, training-table names and metadata go; everything else stays, so an unknown
+    field is still reported. A value that is not an object is returned as it is.
+    """
+    if not isinstance(value, Mapping):
+        return value
+    stripped = {key: item for key, item in value.items() if key not in COMPUTED_MODEL_KEYS}
+    if isinstance(stripped.get("models"), list):
+        stripped["models"] = [llm_without_computed(llm) for llm in stripped["models"]]
+    return stripped
+
+
+def llm_without_computed(value: Any) -> Any:
+    """A retrieved LLM entry with its computed fields (names, indexes, metadata) removed."""
+    if not isinstance(value, Mapping):
+        return value
+    return {key: item for key, item in value.items() if key not in _COMPUTED_LLM_FIELDS}
 
 
 def assemble(weight: dict[str, Any], llms: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], list[int]]:
@@ -83,6 +122,11 @@ def _is_training_table(owner: dict[str, Any]) -> bool:
     return isinstance(weight, dict) and weight.get("type") == "training_table"
 
 
+def _is_computed(violation: Violation) -> bool:
+    """A violation at a field the definition never holds is a consequence of another one."""
+    return _COMPUTED_PATH.match(violation.path) is not None
+
+
 def _raise_if_any(violations: Sequence[Violation]) -> None:
     if violations:
         raise InvalidDefinition(sorted(violations, key=lambda v: (v.path, v.rule)))
@@ -114,13 +158,13 @@ def _llm_shape_violations(llm: Any, at: str) -> list[Violation]:
         return [Violation("schema", at, f"an LLM is an object, got {type(llm).__name__}")]
     return [
         Violation("schema", f"{at}/{key}", _unknown_key_message(key))
-        for key in COMPUTED_LLM_KEYS
-        if key in llm
+        for key in llm
+        if key in _COMPUTED_LLM_FIELDS
     ]
 
 
 def _unknown_key_message(key: str) -> str:
-    if key in ("name", "training_table_name", *COMPUTED_LLM_KEYS):
+    if key in COMPUTED_MODEL_KEYS or key in COMPUTED_LLM_KEYS:
         return f"{key!r} is computed from the definition; remove it"
     return f"unknown field {key!r} in a definition"
 

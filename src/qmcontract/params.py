@@ -1,91 +1,190 @@
-"""The query parameters of GET /query_models/{slug}, parsed exactly as the contract reads them.
+"""The query parameters of the API family, read exactly as the contract's boundary table says.
 
-An empty value means absent (the official SDK sends unset options that way). ``metadata``
-is always parsed; ``me``, ``from`` and ``to`` only when ``metadata=true``, since the API
-ignores them otherwise, however malformed.
+An empty value means absent (the official SDK sends unset options that way); a parameter given
+twice with non-empty values is a bad request where it is read. Digits are ASCII digits only
+(``²`` and ``٣`` are not numbers here), and nothing is ever converted to a number before its
+length is known to be sane, so no input can raise anything but :class:`BadParameter`.
+
+On the Query Model and Query LLM routes ``metadata`` is always read, and ``me``, ``from`` and
+``to`` only with ``metadata=true``; the list reads ``count``, ``offset``, ``sort``, ``me``,
+``from`` and ``to`` always.
 """
 
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from urllib.parse import parse_qsl
+from datetime import date, datetime, timedelta, timezone
+from typing import Final, Literal
 
-_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+from qmcontract.limits import quoted
+from qmcontract.routes import query_values
+
+SortKey = Literal["created", "tokens", "completion_tokens", "prompt_tokens", "cost", "requests"]
+SORT_KEYS: Final[tuple[SortKey, ...]] = (
+    "created",
+    "tokens",
+    "completion_tokens",
+    "prompt_tokens",
+    "cost",
+    "requests",
+)
+LIST_DEFAULT_COUNT: Final = 100
+LIST_MAX_COUNT: Final = 1000
+_UTC: Final = timezone.utc
+_EPOCH: Final = date(1970, 1, 1).toordinal()
+_FIRST_SECOND: Final = (date(1, 1, 1).toordinal() - _EPOCH) * 86_400
+_LAST_SECOND: Final = (date(9999, 12, 31).toordinal() - _EPOCH) * 86_400 + 86_399
+_DATE_TIME: Final = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
+)
+_DIGITS: Final = re.compile(r"[0-9]+")
 
 
 class BadParameter(ValueError):
-    """A query parameter is malformed: the request gets a 400."""
+    """A query parameter is malformed: the request gets a 400 with this message."""
 
 
 @dataclass(frozen=True)
-class RetrieveParams:
-    """What a retrieve request asks for, once parsed."""
+class Window:
+    """A statistics window; None means unbounded on that side."""
 
-    metadata: bool = False
-    me: bool = False
     start: datetime | None = None
     end: datetime | None = None
 
 
-def query_values(query: str) -> dict[str, list[str]]:
-    """Non-empty values of each parameter, in order."""
-    values: dict[str, list[str]] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if value != "":
-            values.setdefault(key, []).append(value)
-    return values
+@dataclass(frozen=True)
+class StatsParams:
+    """What a Query Model or Query LLM request asks for, once parsed."""
+
+    metadata: bool = False
+    me: bool = False
+    window: Window = Window()
 
 
-def _single(values: dict[str, list[str]], key: str) -> str | None:
-    given = values.get(key)
-    if not given:
-        return None
-    if len(given) > 1:
-        raise BadParameter(f"`{key}` is given {len(given)} times")
-    return given[0]
+@dataclass(frozen=True)
+class ListParams:
+    """What a list request asks for, once parsed."""
+
+    count: int = LIST_DEFAULT_COUNT
+    offset: int = 0
+    sort: SortKey | None = None
+    me: bool = False
+    window: Window = Window()
+
+
+class Query:
+    """A query string's non-empty values, read one parameter at a time."""
+
+    def __init__(self, query: str) -> None:
+        self._values = query_values(query)
+
+    def single(self, key: str) -> str | None:
+        """The parameter's value, None when absent; BadParameter when given twice."""
+        given = self._values.get(key)
+        if not given:
+            return None
+        if len(given) > 1:
+            raise BadParameter(f"`{key}` is given {len(given)} times")
+        return given[0]
 
 
 def parse_bool(text: str | None, key: str) -> bool:
-    """``true`` or ``false`` exactly; absent is false."""
+    """``true`` or ``false`` exactly (absent is false); ``True``, ``1``, ``yes`` are malformed."""
     if text is None or text == "false":
         return False
     if text == "true":
         return True
-    raise BadParameter(f"`{key}` must be `true` or `false`, got {text!r}")
+    raise BadParameter(f"`{key}` must be `true` or `false`, got {quoted(text)}")
 
 
-def parse_datetime(text: str | None, key: str) -> datetime | None:
-    """An RFC 3339 date-time with a time zone, or None when absent."""
+def parse_instant(text: str | None, key: str) -> datetime | None:
+    """An RFC 3339 date-time as a UTC instant, or None when absent.
+
+    Years 0001 to 9999; second 60 reads as the next second; a fraction of any length is cut to
+    microseconds; an instant that the offset moves before year 1 or after year 9999 is clamped.
+    """
     if text is None:
         return None
-    if not _RFC3339.fullmatch(text):
-        raise BadParameter(f"`{key}` must be an RFC 3339 date-time, got {text!r}")
-    try:
-        parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00").replace(" ", "T"))
-    except ValueError as exc:
-        raise BadParameter(f"`{key}` is not a real date-time: {exc}") from None
-    return parsed.astimezone(timezone.utc)
+    match = _DATE_TIME.fullmatch(text)
+    if match is None:
+        raise BadParameter(f"`{key}` must be an RFC 3339 date-time, got {quoted(text)}")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    fraction, sign, offset_hours, offset_minutes = match.groups()[6:]
+    offset = 0
+    if sign is not None:
+        if int(offset_hours) > 23 or int(offset_minutes) > 59:
+            raise BadParameter(f"`{key}` has an offset beyond ±23:59, got {quoted(text)}")
+        offset = (int(offset_hours) * 60 + int(offset_minutes)) * 60 * (1 if sign == "+" else -1)
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= monthrange(year, month)[1]):
+        raise BadParameter(f"`{key}` is not a calendar date, got {quoted(text)}")
+    if hour > 23 or minute > 59 or second > 60:
+        raise BadParameter(f"`{key}` is not a time of day, got {quoted(text)}")
+    seconds = (date(year, month, day).toordinal() - _EPOCH) * 86_400 + hour * 3600 + minute * 60 + second
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    return _instant(seconds - offset, micros)
 
 
-def parse_retrieve_params(query: str) -> RetrieveParams:
-    """Parse the query string of a retrieve request; raises BadParameter for a 400."""
-    values = query_values(query)
-    if not parse_bool(_single(values, "metadata"), "metadata"):
-        return RetrieveParams()
-    me = parse_bool(_single(values, "me"), "me")
-    start = parse_datetime(_single(values, "from"), "from")
-    end = parse_datetime(_single(values, "to"), "to")
+def _instant(seconds: int, micros: int) -> datetime:
+    if seconds < _FIRST_SECOND:
+        seconds, micros = _FIRST_SECOND, 0
+    elif seconds > _LAST_SECOND:
+        seconds, micros = _LAST_SECOND, 999_999
+    return datetime(1970, 1, 1, tzinfo=_UTC) + timedelta(seconds=seconds, microseconds=micros)
+
+
+def parse_window(query: Query) -> Window:
+    """``from`` and ``to``; BadParameter when malformed or when ``from`` is later than ``to``."""
+    start = parse_instant(query.single("from"), "from")
+    end = parse_instant(query.single("to"), "to")
     if start is not None and end is not None and start > end:
         raise BadParameter("`from` is later than `to`")
-    return RetrieveParams(metadata=True, me=me, start=start, end=end)
+    return Window(start, end)
 
 
-def parse_count(text: str | None, key: str, *, default: int, maximum: int) -> int:
-    """A non-negative integer list parameter such as ``count`` or ``offset``."""
+def parse_stats_params(query: str) -> StatsParams:
+    """The parameters of a Query Model or Query LLM route; BadParameter for a 400."""
+    parsed = Query(query)
+    if not parse_bool(parsed.single("metadata"), "metadata"):
+        return StatsParams()
+    me = parse_bool(parsed.single("me"), "me")
+    return StatsParams(metadata=True, me=me, window=parse_window(parsed))
+
+
+def parse_list_params(query: str) -> ListParams:
+    """The parameters of ``GET /query_models``; BadParameter for a 400."""
+    parsed = Query(query)
+    count = _digits(parsed.single("count"), "count", LIST_DEFAULT_COUNT, maximum=LIST_MAX_COUNT)
+    offset = _digits(parsed.single("offset"), "offset", 0, maximum=None)
+    sort = _sort_key(parsed.single("sort"))
+    me = parse_bool(parsed.single("me"), "me")
+    return ListParams(count, offset, sort, me, parse_window(parsed))
+
+
+def _sort_key(text: str | None) -> SortKey | None:
+    for key in SORT_KEYS:
+        if text == key:
+            return key
+    if text is None:
+        return None
+    raise BadParameter(f"`sort` must be one of {', '.join(SORT_KEYS)}, got {quoted(text)}")
+
+
+#: An offset with more digits than this is past the end of any list.
+_LONGEST_OFFSET: Final = 18
+
+
+def _digits(text: str | None, key: str, default: int, *, maximum: int | None) -> int:
+    """ASCII digits (leading zeros allowed) up to ``maximum``; any size when ``maximum`` is None."""
     if text is None:
         return default
-    if not text.isdigit() or int(text) > maximum:
-        raise BadParameter(f"`{key}` must be an integer from 0 to {maximum}, got {text!r}")
-    return int(text)
+    if _DIGITS.fullmatch(text) is None:
+        raise BadParameter(f"`{key}` must be ASCII digits, got {quoted(text)}")
+    significant = text.lstrip("0") or "0"
+    if maximum is None:
+        return int(significant) if len(significant) <= _LONGEST_OFFSET else 10**_LONGEST_OFFSET
+    if len(significant) > len(str(maximum)) or int(significant) > maximum:
+        raise BadParameter(f"`{key}` must be at most {maximum}, got {quoted(text)}")
+    return int(significant)

@@ -35,11 +35,12 @@ import respx
 from respx.models import SideEffectError
 
 from qmcontract.catalog import Catalog, load_catalog
-from qmcontract.engine import ROUTE_PREFIX, Engine
+from qmcontract.engine import Engine
 from qmcontract.errors import MockAssertionError
 from qmcontract.faults import Fault, FaultPlan, TransportFault
-from qmcontract.http import Request, Response
 from qmcontract.inputs import load_json_or_yaml
+from qmcontract.routes import MODELS_PATH as ROUTE_PREFIX
+from qmcontract.wire import Request, Response, header_pairs
 
 DEFAULT_BASE_URL: Final = "https://api.objective-ai.io"
 BASE_URL_ENV: Final = "OBJECTIVEAI_API_BASE"
@@ -325,8 +326,13 @@ class QueryModelsMock:
             or path[len(self._prefix) : len(self._prefix) + 1] not in ("", "/")
         ):
             return None
+        raw_path = url.raw_path.decode("ascii").partition("?")[0]
         exchange = Request(
-            request.method, path[len(self._base_path) :], url.query.decode("ascii"), request.headers
+            request.method,
+            raw_path[len(self._base_path) :],
+            url.query.decode("ascii"),
+            header_pairs(request.headers.multi_items()),
+            request.read(),
         )
         fault = self.faults.take(exchange.path)
         if fault is None:

@@ -1,8 +1,8 @@
-"""The rule ids of the contract (``shared/contract.md``), verbatim.
+"""The rule ids of the contract (``shared/contract.md``), verbatim, and the field lists they speak of.
 
-Every part of the toolkit reports these ids: the validator, the invalid-document
-strategies, the mock's fault hooks and the conformance suite. An id never changes
-meaning once released, so add new ones rather than repurposing old ones.
+Every part of the toolkit reports these ids: the validator, the invalid-document strategies,
+the mock's self-check and the conformance suite. An id never changes meaning once released, so
+add new ones rather than repurposing old ones.
 """
 
 from __future__ import annotations
@@ -38,12 +38,47 @@ EXCHANGE_RULES: Final[dict[str, str]] = {
     "no-server-error": "no request, however malformed, gets a 5xx",
 }
 
-ALL_RULES: Final[dict[str, str]] = {**DOCUMENT_RULES, **EXCHANGE_RULES}
+#: The exchange rules of the API family around the endpoint (contract: "The API family").
+FAMILY_RULES: Final[dict[str, str]] = {
+    "validate-echo": "POST of a served document (computed fields removed) returns that document",
+    "llm-lookup": "every LLM entry is answered by GET /query_llms/{name}, equal to it without indexes",
+    "list-names": "the list holds well-formed, unique, retrievable names; count matches /query_models/count",
+    "list-sort": "a sorted list follows the figures each model reports for the same window and me",
+    "metadata-global": "global totals are non-negative and at least the sums over the served models",
+}
+
+ALL_RULES: Final[dict[str, str]] = {**DOCUMENT_RULES, **EXCHANGE_RULES, **FAMILY_RULES}
+
+#: The rules a single LLM entry can break (``POST /query_llms``, ``GET /query_llms/{name}``).
+LLM_RULES: Final[tuple[str, ...]] = (
+    "schema",
+    "llm-name",
+    "llm-params",
+    "training-table-presence",
+    "training-table-name",
+)
 
 METADATA_FIELDS: Final[tuple[str, ...]] = (
     "user_id",
     "created",
     "requests",
+    "chat_completion_tokens",
+    "chat_prompt_tokens",
+    "chat_cost",
+    "embedding_completion_tokens",
+    "embedding_prompt_tokens",
+    "embedding_cost",
+)
+#: The metadata fields that count usage: they may change between two identical requests.
+COUNTERS: Final[tuple[str, ...]] = METADATA_FIELDS[2:]
+
+#: The eleven fields of ``GET /metadata``.
+GLOBAL_METADATA_FIELDS: Final[tuple[str, ...]] = (
+    "query_requests",
+    "query_completion_tokens",
+    "query_prompt_tokens",
+    "query_cost",
+    "chat_requests",
     "chat_completion_tokens",
     "chat_prompt_tokens",
     "chat_cost",

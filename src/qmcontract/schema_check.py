@@ -3,9 +3,10 @@
 ``jsonschema-rs`` does the work: measured here it checks this schema ~200x faster than
 the ``jsonschema`` package, which matters because schemathesis, the respx mock and the
 server all validate on hot paths. Values ``jsonschema-rs`` cannot take (Python objects
-that are not JSON) fall back to ``jsonschema``, so checking never
-raises. ``oneOf`` failures are replaced by the errors of the branch the instance meant
-(the one whose ``type`` it matches), so a bad weight reports the bad field, not "no branch".
+that are not JSON) fall back to ``jsonschema``, so checking never raises. Non-finite numbers
+and integers beyond 64 bits, which JSON Schema tools disagree on, are reported here before the
+schema runs. ``oneOf`` failures are replaced by the errors of the branch the instance meant (the
+one whose ``type`` it matches), so a bad weight reports the bad field, not "no branch".
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 import jsonschema
 import jsonschema_rs
 
-from qmcontract.spec import document_schema
+from qmcontract.limits import MAX_INTEGER
+from qmcontract.spec import document_schema, llm_entry_schema
 
 JsonPath = tuple[str | int, ...]
 
@@ -146,29 +148,35 @@ def _python_miss(error: jsonschema.ValidationError, _path: JsonPath) -> bool:
 
 
 @functools.cache
-def _checkers() -> tuple[_RustChecker, _PythonChecker]:
-    schema = document_schema()
+def _checkers(kind: str) -> tuple[_RustChecker, _PythonChecker]:
+    schema = document_schema() if kind == "document" else llm_entry_schema()
     return _RustChecker(schema), _PythonChecker(schema)
 
 
-def _has_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_has_non_finite(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_non_finite(item) for item in value)
-    return False
+def _unrepresentable(value: Any, path: JsonPath = ()) -> Iterator[SchemaError]:
+    """Numbers that JSON Schema tools disagree on: non-finite floats and integers beyond 64 bits."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield SchemaError(path, "finite", value, f"{value} is not a finite number")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        yield SchemaError(path, "maximum", value, "an integer beyond 64 bits")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _unrepresentable(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unrepresentable(item, (*path, index))
 
 
-def schema_errors(document: Any) -> list[SchemaError]:
-    """Every schema failure of a response document (metadata fields optional)."""
-    rust, python = _checkers()
+def schema_errors(document: Any, *, kind: str = "document") -> list[SchemaError]:
+    """Every schema failure of a response document (metadata fields optional), or of one LLM entry
+    (``kind="llm"``, as ``GET /query_llms/{name}`` answers it)."""
+    rust, python = _checkers(kind)
+    odd = list(_unrepresentable(document))
     try:
-        if rust.is_valid(document):
+        if not odd and rust.is_valid(document):
             return []
-        if not _has_non_finite(document):  # jsonschema-rs sees NaN and infinities as null
-            return list(rust.errors(document))
+        odd_paths = {error.path for error in odd}
+        return odd + [error for error in rust.errors(document) if error.path not in odd_paths]
     except (ValueError, TypeError, OverflowError, RecursionError):
         pass
     try:

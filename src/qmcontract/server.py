@@ -53,9 +53,14 @@ from qmcontract.control import (
     Store,
     current_worker,
 )
-from qmcontract.engine import ROUTE_PREFIX, Engine, ResponseHook
+from qmcontract.engine import Engine, ResponseHook
 from qmcontract.errors import QmContractError, SpecError, Violation
-from qmcontract.http import (
+from qmcontract.params import BadParameter, parse_stats_params
+from qmcontract.resources import shipped_path, spec_path
+from qmcontract.routes import route_of
+from qmcontract.spec import component_schema, load_spec
+from qmcontract.validate import validate_query_model
+from qmcontract.wire import (
     JSON_CONTENT_TYPE,
     Request,
     Response,
@@ -63,10 +68,6 @@ from qmcontract.http import (
     json_response,
     method_not_allowed,
 )
-from qmcontract.params import BadParameter, parse_retrieve_params
-from qmcontract.resources import shipped_path, spec_path
-from qmcontract.spec import component_schema, load_spec
-from qmcontract.validate import validate_query_model
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -75,7 +76,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 ENVIRONMENT_VARIABLE: Final = "QMCONTRACT_SERVER_CONFIG"
 ERROR_RATE_MESSAGE: Final = "injected server error (--error-rate)"
-TOKEN_MESSAGE: Final = "the authorization token is not one this server accepts (--token)"
 MEMO_LIMIT: Final = 4096
 ACCESS_FLUSH_SECONDS: Final = 0.1
 HEALTH_PATH: Final = "/healthz"
@@ -128,7 +128,7 @@ class QueryModelServer:
         self._base = catalog.copy()
         self._hook = hook
         self._generation = -1
-        self._engine = Engine(self._base, hook=hook)
+        self._engine = Engine(self._base, hook=hook, tokens=options.tokens)
         self._memo: dict[tuple[str, bytes], Response] = {}
         self._memo_day = -1
         self._random = random.Random(options.seed)
@@ -155,8 +155,8 @@ class QueryModelServer:
         if generation != self._generation:
             catalog = self._base.copy()
             for document in self.store.added_models():
-                catalog.add(document)
-            self._engine = Engine(catalog, hook=self._hook)
+                catalog.add_built(document)
+            self._engine = Engine(catalog, hook=self._hook, tokens=self.options.tokens)
             self._memo = {}
             self._generation = generation
         return self._engine
@@ -172,8 +172,9 @@ class QueryModelServer:
         started = time.perf_counter()
         path: str = scope["path"]
         if path.startswith(CONTROL_PREFIX):
-            request = _request(scope)
-            response = self.control.handle(request, await _read_body(receive))
+            body = await _read_body(receive)
+            request = _request(scope, body)
+            response = self.control.handle(request, body)
             await _send(send, response)
             status: int | None = response.status
         elif path in (HEALTH_PATH, SPEC_ROUTE):
@@ -185,7 +186,7 @@ class QueryModelServer:
 
     async def _static(self, scope: Scope, send: Send) -> int:
         if scope["method"] not in ("GET", "HEAD"):
-            response = method_not_allowed(scope["method"], scope["path"])
+            response = method_not_allowed(scope["method"], scope["path"], ("GET", "HEAD"))
         elif scope["path"] == HEALTH_PATH:
             response = json_response(200, b'{"status":"ok"}')
         else:
@@ -201,8 +202,9 @@ class QueryModelServer:
         response = self._memo.get(key) if plain else None
         request = None
         if response is None:
-            request = _request(scope)
-            response = self._respond(engine, request)
+            body = await _read_body(receive) if scope["method"] == "POST" else b""
+            request = _request(scope, body)
+            response = engine.handle(request)
             if plain and self._hook is None and response.status == 200 and len(self._memo) < MEMO_LIMIT:
                 self._memo[key] = response
         fault = self.store.take_fault(path)
@@ -225,15 +227,6 @@ class QueryModelServer:
         await _send(send, response)
         self.store.record(_journal_entry(scope, response.status, self._worker))
         return response.status
-
-    def _respond(self, engine: Engine, request: Request) -> Response:
-        """The engine's answer; a token outside ``--token`` counts as no authorization."""
-        token = request.header("authorization") if self._tokens else None
-        if token is None or _accepted(token, self._tokens):
-            return engine.handle(request)
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
-        response = engine.handle(dataclasses.replace(request, headers=headers))
-        return error_response(401, TOKEN_MESSAGE) if response.status == 401 else response
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         flusher = None
@@ -301,13 +294,13 @@ def _journal_entry(scope: Scope, status: int | None, worker: int) -> JournalEntr
     return JournalEntry(scope["method"], scope["path"], query, status, authorization, time.time(), worker)
 
 
-def _accepted(token: str, tokens: frozenset[str]) -> bool:
-    return token in tokens or token.removeprefix("Bearer ").strip() in tokens
-
-
-def _request(scope: Scope) -> Request:
-    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
-    return Request(scope["method"], scope["path"], scope["query_string"].decode("latin-1"), headers)
+def _request(scope: Scope, body: bytes = b"") -> Request:
+    headers = tuple(
+        (key.decode("latin-1").lower(), value.decode("latin-1")) for key, value in scope["headers"]
+    )
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1").partition("?")[0] if raw_path else scope["path"]
+    return Request(scope["method"], path, scope["query_string"].decode("latin-1"), headers, body)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -457,11 +450,15 @@ def _error_violations(status: int, body: Any) -> list[Violation]:
 
 
 def _success_violations(request: Request, body: Any) -> list[Violation]:
-    rest = request.path.rstrip("/")[len(ROUTE_PREFIX) + 1 :]
-    if not rest or rest == "count":
-        return _listing_violations(rest, body)
+    route = route_of(request.path)
+    kind = route.kind(request.method)
+    if kind in ("model-list", "model-count"):
+        return _listing_violations("count" if kind == "model-count" else "", body)
+    if kind != "model":
+        return []
+    rest = route.name or ""
     try:
-        metadata = parse_retrieve_params(request.query).metadata
+        metadata = parse_stats_params(request.query).metadata
     except BadParameter:
         return [Violation("bad-request", "", "a malformed request was answered with 200")]
     violations = validate_query_model(body, metadata=metadata)

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import yaml
 
+from qmcontract.canonical import INDEX_FIELDS
 from qmcontract.errors import SpecError
 from qmcontract.resources import spec_path
 from qmcontract.rules import METADATA_FIELDS
@@ -83,3 +84,14 @@ def document_schema() -> dict[str, Any]:
         "properties": {**fields, **metadata},
         "additionalProperties": False,
     }
+
+
+def llm_entry_schema() -> dict[str, Any]:
+    """One Query LLM as ``GET /query_llms/{name}`` answers it: no indexes, metadata optional."""
+    defs = _defs()
+    llm = copy.deepcopy(defs["QueryLlm"])
+    for field in INDEX_FIELDS:
+        llm["properties"].pop(field, None)
+    llm["required"] = [field for field in llm["required"] if field not in INDEX_FIELDS]
+    llm["properties"].update(copy.deepcopy(defs["QueryModelMetadata"]["properties"]))
+    return {"$schema": DRAFT_2020_12, "$defs": defs, **llm}

@@ -28,7 +28,9 @@ from typing import Any, Final, TypeGuard
 from qmcontract.conformance.exchange import ApiRequest, Exchange
 from qmcontract.errors import Violation
 from qmcontract.names import is_name
-from qmcontract.params import BadParameter, parse_bool, parse_datetime, parse_retrieve_params, query_values
+from qmcontract.params import BadParameter, parse_bool, parse_stats_params
+from qmcontract.params import parse_instant as parse_datetime
+from qmcontract.routes import query_values
 from qmcontract.rules import DOCUMENT_RULES, EXCHANGE_RULES, METADATA_FIELDS
 from qmcontract.validate import pointer, validate_query_model
 
@@ -93,7 +95,7 @@ def expected_status(request: ApiRequest, known: frozenset[str] | None) -> int | 
     if request.method != "GET" or slug is None or _repeats_a_param(request):
         return None
     try:
-        params = parse_retrieve_params(request.query)
+        params = parse_stats_params(request.query)
     except BadParameter:
         return 400
     if params.me and not request.authorization:

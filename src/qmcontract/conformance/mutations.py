@@ -23,11 +23,14 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode
 
 from qmcontract.catalog import Catalog
-from qmcontract.engine import ROUTE_PREFIX, Engine, ResponseHook
-from qmcontract.http import Request, Response, encode_json, error_response, json_response
+from qmcontract.engine import Engine, ResponseHook
 from qmcontract.names import hash_name
-from qmcontract.params import BadParameter, parse_bool, parse_datetime, parse_retrieve_params, query_values
+from qmcontract.params import BadParameter, parse_bool, parse_stats_params
+from qmcontract.params import parse_instant as parse_datetime
+from qmcontract.routes import MODELS_PATH as ROUTE_PREFIX
+from qmcontract.routes import query_values
 from qmcontract.rules import METADATA_FIELDS
+from qmcontract.wire import Request, Response, encode_json, error_response, json_response
 
 COUNTERS: Final = METADATA_FIELDS[2:]
 HookFactory = Callable[[Catalog], ResponseHook]
@@ -173,7 +176,7 @@ def _bad_date_dropped(request: Request, response: Response) -> Request | None:
 
 def _parses(request: Request) -> bool:
     try:
-        parse_retrieve_params(request.query)
+        parse_stats_params(request.query)
     except BadParameter:
         return False
     return True

@@ -16,6 +16,7 @@ import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Final, Literal
 
 from qmcontract.limits import quoted
@@ -106,8 +107,11 @@ def parse_instant(text: str | None, key: str) -> datetime | None:
     Years 0001 to 9999; second 60 reads as the next second; a fraction of any length is cut to
     microseconds; an instant that the offset moves before year 1 or after year 9999 is clamped.
     """
-    if text is None:
-        return None
+    return None if text is None else _read_instant(text, key)[0]
+
+
+def _read_instant(text: str, key: str) -> tuple[datetime, tuple[int, Decimal]]:
+    """The instant, and an exact key to order it by (the fraction kept to its last digit)."""
     match = _DATE_TIME.fullmatch(text)
     if match is None:
         raise BadParameter(f"`{key}` must be an RFC 3339 date-time, got {quoted(text)}")
@@ -118,30 +122,36 @@ def parse_instant(text: str | None, key: str) -> datetime | None:
         if int(offset_hours) > 23 or int(offset_minutes) > 59:
             raise BadParameter(f"`{key}` has an offset beyond ±23:59, got {quoted(text)}")
         offset = (int(offset_hours) * 60 + int(offset_minutes)) * 60 * (1 if sign == "+" else -1)
-    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= monthrange(year, month)[1]):
+    if not (1 <= year and 1 <= month <= 12 and 1 <= day <= monthrange(year, month)[1]):
         raise BadParameter(f"`{key}` is not a calendar date, got {quoted(text)}")
     if hour > 23 or minute > 59 or second > 60:
         raise BadParameter(f"`{key}` is not a time of day, got {quoted(text)}")
-    seconds = (date(year, month, day).toordinal() - _EPOCH) * 86_400 + hour * 3600 + minute * 60 + second
-    micros = int((fraction or "0")[:6].ljust(6, "0"))
-    return _instant(seconds - offset, micros)
+    days = date(year, month, day).toordinal() - _EPOCH
+    seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+    exact = Decimal(f"0.{fraction or 0}")
+    if seconds < _FIRST_SECOND:
+        return _instant(_FIRST_SECOND, 0), (_FIRST_SECOND, Decimal(0))
+    if seconds > _LAST_SECOND:
+        return _instant(_LAST_SECOND, 999_999), (_LAST_SECOND, Decimal(1))
+    return _instant(seconds, int((fraction or "0")[:6].ljust(6, "0"))), (seconds, exact)
 
 
 def _instant(seconds: int, micros: int) -> datetime:
-    if seconds < _FIRST_SECOND:
-        seconds, micros = _FIRST_SECOND, 0
-    elif seconds > _LAST_SECOND:
-        seconds, micros = _LAST_SECOND, 999_999
     return datetime(1970, 1, 1, tzinfo=_UTC) + timedelta(seconds=seconds, microseconds=micros)
 
 
 def parse_window(query: Query) -> Window:
-    """``from`` and ``to``; BadParameter when malformed or when ``from`` is later than ``to``."""
-    start = parse_instant(query.single("from"), "from")
-    end = parse_instant(query.single("to"), "to")
-    if start is not None and end is not None and start > end:
+    """``from`` and ``to``; BadParameter when malformed or when ``from`` is later than ``to``.
+
+    The order is decided on the exact instants, so a ``from`` later than ``to`` by a fraction
+    finer than a microsecond is still a bad request.
+    """
+    given = {key: query.single(key) for key in ("from", "to")}
+    read = {key: _read_instant(text, key) for key, text in given.items() if text is not None}
+    if "from" in read and "to" in read and read["from"][1] > read["to"][1]:
         raise BadParameter("`from` is later than `to`")
-    return Window(start, end)
+    start, end = read.get("from"), read.get("to")
+    return Window(start[0] if start else None, end[0] if end else None)
 
 
 def parse_stats_params(query: str) -> StatsParams:

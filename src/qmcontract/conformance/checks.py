@@ -1,398 +1,451 @@
-"""One plain function per exchange rule of the contract, plus the document rules.
+"""One plain function per rule of the contract: ``check(exchange, context) -> outcomes``.
 
-Every check has the signature ``check(exchange, context) -> list[Violation] | None``:
-``None`` means the rule does not apply to this exchange (it is not counted as checked),
-an empty list means it applies and holds. Checks never raise on a malformed response.
+Each check yields an :class:`~qmcontract.conformance.subchecks.Outcome` per sub-check it ran on
+the exchange (nothing when the rule does not apply to it), and never raises on a malformed
+response. The checks are orthogonal on purpose, so that one broken behaviour is reported under
+one rule: the status rules look only at the status (what it must be comes from the oracle,
+:mod:`qmcontract.conformance.expect`), an error's body is ``error-body``'s concern, a 5xx only
+``no-server-error``'s, and a request carrying ignored parameters only ``ignored-params``'s.
 
-The checks are orthogonal on purpose, so that one broken behaviour is reported under one
-rule id: the status rules (``slug-echo``, ``not-found``, ``auth-required``,
-``bad-request``) look only at the status and leave the body of an error to
-``error-body``, a 5xx only to ``no-server-error``, and a request that carries ignored
-parameters only to ``ignored-params``. What a request should get is decided by the same
-parameter parser the reference engine uses (:mod:`qmcontract.params`), in the contract's
-order of precedence 400 > 401 > 404.
-
-The rules that compare several exchanges (``stable``, ``ignored-params``,
-``metadata-window``) send the extra requests they need through ``context.send``; without a
-sender they do not apply.
+Rules that compare several exchanges send what they need through ``context.send`` (a fresh
+request) or ``context.fetch`` (a read shared by every check of the run); without them they do not
+apply. The API family's rules live in :mod:`qmcontract.conformance.family`.
 """
 
 from __future__ import annotations
 
-import math
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Final, TypeGuard
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qsl
 
-from qmcontract.conformance.exchange import ApiRequest, Exchange
+from qmcontract.conformance import exchange as build
+from qmcontract.conformance.exchange import Exchange, request_key
+from qmcontract.conformance.expect import (
+    Expectation,
+    Knowledge,
+    expect,
+    has_ignored_params,
+    instant,
+    metadata_requested,
+    write_instant,
+)
+from qmcontract.conformance.subchecks import Facts, Outcome, broken, held, judged
 from qmcontract.errors import Violation
-from qmcontract.names import is_name
-from qmcontract.params import BadParameter, parse_bool, parse_stats_params
-from qmcontract.params import parse_instant as parse_datetime
-from qmcontract.routes import query_values
-from qmcontract.rules import DOCUMENT_RULES, EXCHANGE_RULES, METADATA_FIELDS
-from qmcontract.validate import pointer, validate_query_model
+from qmcontract.limits import quoted
+from qmcontract.rules import COUNTERS, DOCUMENT_RULES, LLM_RULES
+from qmcontract.validate import pointer, validate_query_llm, validate_query_model
+from qmcontract.wire import Request
 
-#: The metadata fields that count usage; the contract lets them change between two requests.
-COUNTERS: Final = METADATA_FIELDS[2:]
-WINDOW_PARAMS: Final = ("from", "to")
-IGNORABLE_PARAMS: Final = ("me", "from", "to")
-RETRIEVE_PARAMS: Final = ("metadata", *IGNORABLE_PARAMS)
-#: How far the ``metadata-window`` check widens a bounded window on each side.
-WIDEN_BY: Final = timedelta(days=7)
-_RELATIVE_TOLERANCE: Final = 1e-9
-
-Sender = Callable[[ApiRequest], Exchange]
+Sender = Callable[[Request], Exchange]
+#: How far ``metadata-window`` widens a bounded window on each side (seconds).
+WIDEN_BY_SECONDS: Final = 7 * 86_400
+_TOLERANCE: Final = 1e-9
 
 
-@dataclass(frozen=True)
-class ConformanceContext:
-    """What the checks know besides the exchange.
+class SendError(Exception):
+    """A request got no response at all (refused, reset, timed out)."""
 
-    ``known`` is the set of names that exist (None: unknown, so only slugs that are not
-    names at all are expected to be 404); ``send`` sends a further request (None: the rules
-    that need one do not apply).
+
+@dataclass
+class Context:
+    """What the checks know besides the exchange: names, facts, a token, and ways to ask again.
+
+    ``send`` sends a request afresh; ``fetch`` returns the run's shared answer to a read (sent
+    once, whatever check asks first). ``served`` is every served Query Model name when the run
+    knows them all (for the global totals), else empty.
     """
 
-    known: frozenset[str] | None = None
+    knowledge: Knowledge
+    facts: Facts
+    token: str | None = None
     send: Sender | None = None
+    served: tuple[str, ...] = ()
+    _cache: dict[str, Exchange | None] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def again(self, request: Request) -> Exchange | None:
+        """A fresh answer, or None when there is no sender or no response."""
+        if self.send is None:
+            return None
+        try:
+            return self.send(request)
+        except SendError:
+            return None
+
+    def fetch(self, request: Request) -> Exchange | None:
+        """The run's shared answer to a read, or None when it cannot be had."""
+        key = request_key(request)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        answer = self.again(request)
+        with self._lock:
+            return self._cache.setdefault(key, answer)
 
 
-ExchangeCheck = Callable[[Exchange, ConformanceContext], "list[Violation] | None"]
+Check = Callable[[Exchange, Context], Iterator[Outcome]]
+
+#: The rule that owns "this request must succeed", per route.
+_SUCCESS_OWNERS: Final = {
+    "model": ("slug-echo", "known-model"),
+    "llm": ("slug-echo", "known-llm"),
+    "model-list": ("list-names", "answered"),
+    "model-count": ("list-names", "count"),
+    "metadata": ("metadata-global", "answered"),
+    "model-validate": ("validate-echo", "query_models"),
+    "llm-validate": ("validate-echo", "query_llms"),
+}
+#: Error expectations: status -> the rule that owns it.
+_ERROR_OWNERS: Final = {400: "bad-request", 401: "auth-required", 404: "not-found"}
 
 
-# --- what the contract expects of a request ------------------------------------------------
+# --- status rules -------------------------------------------------------------------------------
 
 
-def metadata_flag(request: ApiRequest) -> bool | None:
-    """Whether the request asks for metadata; None when ``metadata`` is malformed or repeated."""
-    given = query_values(request.query).get("metadata", [])
-    if len(given) > 1:
-        return None
-    try:
-        return parse_bool(given[0] if given else None, "metadata")
-    except BadParameter:
-        return None
+def status_rules(exchange: Exchange, context: Context) -> Iterator[Outcome]:
+    """``bad-request``, ``auth-required``, ``not-found`` and the success owners, from the oracle."""
+    request = exchange.request
+    if exchange.status >= 500 or has_ignored_params(request):
+        return
+    refused = context.knowledge.refused_token
+    if exchange.status == 401 and refused is not None and request.authorization == refused:
+        return  # a server may refuse an unknown token wherever it sees one
+    expected = expect(request, context.knowledge)
+    if expected is None:
+        return
+    if expected.status in _ERROR_OWNERS:
+        yield _status_outcome(_ERROR_OWNERS[expected.status], expected.subcheck, exchange, expected)
+        return
+    yield from _success_outcomes(exchange, context, expected)
 
 
-def has_ignored_params(request: ApiRequest) -> bool:
-    """True when ``metadata`` is absent or false and ``me``, ``from`` or ``to`` is given anyway."""
-    return metadata_flag(request) is False and any(key in IGNORABLE_PARAMS for key, _ in request.params())
+def _status_outcome(rule: str, subcheck: str, exchange: Exchange, expected: Expectation) -> Outcome:
+    if exchange.status == expected.status:
+        return held(rule, subcheck)
+    return broken(
+        rule, subcheck, "", f"expected status {expected.status} ({expected.reason}), got {exchange.status}"
+    )
 
 
-def _repeats_a_param(request: ApiRequest) -> bool:
-    values = query_values(request.query)
-    return any(len(values.get(key, ())) > 1 for key in RETRIEVE_PARAMS)
+def _success_outcomes(exchange: Exchange, context: Context, expected: Expectation) -> Iterator[Outcome]:
+    kind = exchange.kind or ""
+    read = _read_parameters(exchange.request, kind)
+    if exchange.status == 400 and read:
+        for parameter in read:
+            yield broken("bad-request", parameter, "", f"a valid request was refused: {expected.reason}")
+        return
+    if exchange.status == 401 and exchange.request.authorization is None and kind != "metadata":
+        yield broken("auth-required", "only-with-me", "", "401 although me=true was not asked for")
+        return
+    for parameter in read:
+        yield held("bad-request", parameter)
+    if kind in ("model", "llm", "model-list", "model-validate", "llm-validate") and not _authorized(exchange):
+        yield held("auth-required", "only-with-me")
+    rule, subcheck = _SUCCESS_OWNERS[kind]
+    yield _status_outcome(rule, subcheck, exchange, expected)
 
 
-def expected_status(request: ApiRequest, known: frozenset[str] | None) -> int | None:
-    """The status the contract requires for a retrieve request, or None when it does not say.
-
-    The contract is silent on other methods, other routes and repeated parameters.
-    """
-    slug = request.slug
-    if request.method != "GET" or slug is None or _repeats_a_param(request):
-        return None
-    try:
-        params = parse_stats_params(request.query)
-    except BadParameter:
-        return 400
-    if params.me and not request.authorization:
-        return 401
-    if not is_name(slug) or (known is not None and slug not in known):
-        return 404
-    return 200 if known is not None else None
+def _authorized(exchange: Exchange) -> bool:
+    return exchange.request.authorization is not None
 
 
-def _status_violation(rule: str, exchange: Exchange, expected: int) -> list[Violation]:
-    if exchange.status == expected:
+def _read_parameters(request: Request, kind: str) -> list[str]:
+    """The parameters present in a request that its route reads (sub-checks of ``bad-request``)."""
+    given = {key for key, value in parse_qsl(request.query) if value}
+    if kind == "model-list":
+        return [key for key in ("count", "offset", "sort", "me", "from", "to") if key in given]
+    if kind not in ("model", "llm", "model-validate", "llm-validate"):
         return []
-    return [Violation(rule, "", f"expected status {expected}, got {exchange.status}")]
+    read = ["metadata"] if "metadata" in given else []
+    if metadata_requested(request):
+        read += [key for key in ("me", "from", "to") if key in given]
+    return [*read, "body"] if kind.endswith("validate") else read
 
 
-def _status_rule(exchange: Exchange, context: ConformanceContext, status: int) -> int | None:
-    """The expected status when it is ``status`` and the exchange is judged on its status."""
-    if exchange.status >= 500 or has_ignored_params(exchange.request):
-        return None
-    expected = expected_status(exchange.request, context.known)
-    return expected if expected == status else None
+# --- answers of named objects -----------------------------------------------------------------------
 
 
-# --- the status rules -----------------------------------------------------------------------
-
-
-def slug_echo(exchange: Exchange, context: ConformanceContext) -> list[Violation] | None:
-    """``slug-echo``: a 200 response's name is the slug; a known slug is answered 200."""
-    slug = exchange.request.slug
-    if slug is None or exchange.request.method != "GET":
-        return None
-    if exchange.status == 200:
-        document = exchange.json_or_none()
-        name = document.get("name") if isinstance(document, dict) else None
-        if name == slug:
-            return []
-        return [Violation("slug-echo", "/name", f"expected the requested slug {slug}, got {name!r}")]
-    expected = _status_rule(exchange, context, 200)
-    return None if expected is None else _status_violation("slug-echo", exchange, expected)
-
-
-def not_found(exchange: Exchange, context: ConformanceContext) -> list[Violation] | None:
-    """``not-found``: an unknown slug gives 404 (its body is ``error-body``'s concern)."""
-    expected = _status_rule(exchange, context, 404)
-    return None if expected is None else _status_violation("not-found", exchange, expected)
-
-
-def auth_required(exchange: Exchange, context: ConformanceContext) -> list[Violation] | None:
-    """``auth-required``: ``metadata=true&me=true`` without authorization gives 401."""
-    expected = _status_rule(exchange, context, 401)
-    return None if expected is None else _status_violation("auth-required", exchange, expected)
-
-
-def bad_request(exchange: Exchange, context: ConformanceContext) -> list[Violation] | None:
-    """``bad-request``: malformed parameters (and ``from`` after ``to``) give 400."""
-    expected = _status_rule(exchange, context, 400)
-    return None if expected is None else _status_violation("bad-request", exchange, expected)
-
-
-# --- body and header rules -------------------------------------------------------------------
-
-
-def error_body(exchange: Exchange, _context: ConformanceContext) -> list[Violation] | None:
-    """``error-body``: every 4xx/5xx body is JSON ``{code, message}`` with ``code`` the status."""
-    if exchange.status < 400:
-        return None
-    try:
-        body = exchange.json()
-    except ValueError:
-        return [Violation("error-body", "", f"the {exchange.status} body is not JSON")]
-    if not isinstance(body, dict):
-        return [Violation("error-body", "", f"expected a JSON object, got {type(body).__name__}")]
-    return list(_error_fields(body, exchange.status))
-
-
-def _error_fields(body: dict[str, Any], status: int) -> Iterator[Violation]:
-    code = body.get("code")
-    if "code" not in body:
-        yield Violation("error-body", "/code", "missing")
-    elif not isinstance(code, int) or isinstance(code, bool) or code != status:
-        yield Violation(
-            "error-body", "/code", f"expected the HTTP status {status} as an integer, got {code!r}"
+def slug_echo(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
+    """``slug-echo``: a 200 answer's name is the requested name (Query Models and Query LLMs)."""
+    kind, document = exchange.kind, exchange.document()
+    if kind not in ("model", "llm") or exchange.status != 200:
+        return
+    wanted = exchange.route.name
+    name = document.get("name") if document is not None else None
+    if name == wanted:
+        yield held("slug-echo", kind)
+    else:
+        yield broken(
+            "slug-echo", kind, "/name", f"expected the requested name {quoted(wanted)}, got {quoted(name)}"
         )
-    if "message" not in body:
-        yield Violation("error-body", "/message", "missing")
-    elif not isinstance(body["message"], (str, dict)):
-        yield Violation("error-body", "/message", f"expected a string or an object, got {body['message']!r}")
-    for key in sorted(set(body) - {"code", "message"}):
-        yield Violation("error-body", pointer((key,)), "unknown field in an error body")
 
 
-def content_type(exchange: Exchange, _context: ConformanceContext) -> list[Violation] | None:
-    """``content-type``: every JSON body is sent as ``application/json``."""
-    if not exchange.body or exchange.json_or_none() is None:
-        return None
-    media_type = exchange.media_type()
-    if media_type == "application/json":
-        return []
-    return [Violation("content-type", "", f"a JSON body sent as {exchange.content_type!r}")]
+def document_rules(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
+    """Every document rule on a 200 answer carrying a Query Model or a Query LLM."""
+    face = _document_face(exchange)
+    if face is None:
+        return
+    metadata = metadata_requested(exchange.request)
+    try:
+        document = exchange.json()
+    except ValueError:
+        yield broken("schema", face, "", "the 200 body is not JSON")
+        return
+    is_llm = face in ("llm", "post-llm")
+    found = (validate_query_llm if is_llm else validate_query_model)(document, metadata=metadata)
+    rules = (*LLM_RULES, "weight-values") if is_llm else tuple(DOCUMENT_RULES)
+    for rule in rules:
+        if rule.startswith("metadata-"):
+            continue
+        yield judged(rule, face, [v for v in found if v.rule == rule])
+    if metadata is not None:
+        where = "post" if face.startswith("post") else face
+        for rule in ("metadata-presence", "metadata-values"):
+            yield judged(rule, where, [v for v in found if v.rule == rule])
 
 
-def no_server_error(exchange: Exchange, _context: ConformanceContext) -> list[Violation] | None:
-    """``no-server-error``: no request, however malformed, gets a 5xx."""
-    if exchange.status < 500:
-        return []
-    return [Violation("no-server-error", "", f"got {exchange.status}")]
-
-
-# --- rules that compare several exchanges ----------------------------------------------------
-
-
-def _document(exchange: Exchange) -> dict[str, Any] | None:
+def _document_face(exchange: Exchange) -> str | None:
     if exchange.status != 200:
         return None
-    document = exchange.json_or_none()
-    return document if isinstance(document, dict) else None
+    return {"model": "model", "llm": "llm", "model-validate": "post-model", "llm-validate": "post-llm"}.get(
+        exchange.kind or ""
+    )
 
 
-def _resend(context: ConformanceContext, request: ApiRequest) -> Exchange | None:
-    if context.send is None:
-        return None
-    try:
-        return context.send(request)
-    except Exception:  # a failed re-send proves nothing about the rule being checked
-        return None
+# --- bodies and headers -------------------------------------------------------------------------------
+
+
+def error_body(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
+    """``error-body``: every 4xx/5xx body is JSON ``{code, message}`` with ``code`` the status."""
+    if exchange.status < 400:
+        return
+    body = exchange.parsed
+    if not isinstance(body, dict):
+        shown = "not JSON" if body is None else f"JSON {type(body).__name__}"
+        yield broken(
+            "error-body", "shape", "", f"the {exchange.status} body is {shown}, not {{code, message}}"
+        )
+        return
+    problems = [
+        Violation("error-body", pointer((key,)), "unknown field in an error body")
+        for key in body
+        if key not in ("code", "message")
+    ]
+    if not isinstance(body.get("message"), (str, dict)):
+        problems.append(
+            Violation(
+                "error-body", "/message", f"expected a string or an object, got {quoted(body.get('message'))}"
+            )
+        )
+    yield judged("error-body", "shape", problems)
+    code = body.get("code")
+    if isinstance(code, int) and not isinstance(code, bool) and code == exchange.status:
+        yield held("error-body", "code")
+    else:
+        yield broken(
+            "error-body",
+            "code",
+            "/code",
+            f"expected the HTTP status {exchange.status} as an integer, got {quoted(code)}",
+        )
+
+
+def content_type(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
+    """``content-type``: every JSON body is sent as ``application/json``."""
+    if not exchange.body or exchange.parsed is None or exchange.request.method == "HEAD":
+        return
+    subcheck = "error" if exchange.status >= 400 else "success"
+    if exchange.media_type() == "application/json":
+        yield held("content-type", subcheck)
+    else:
+        yield broken("content-type", subcheck, "", f"a JSON body sent as {quoted(exchange.content_type)}")
+
+
+def no_server_error(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
+    """``no-server-error``: no request, however malformed, gets a 5xx."""
+    if exchange.status < 500:
+        yield held("no-server-error", "no-5xx")
+    else:
+        yield broken("no-server-error", "no-5xx", "", f"got {exchange.status}")
+
+
+# --- rules that ask again ------------------------------------------------------------------------------
 
 
 def first_difference(left: Any, right: Any, at: str = "") -> str | None:
-    """JSON pointer of the first place where two JSON values differ, or None when equal."""
+    """JSON pointer of the first place where two JSON values differ (``1`` equals ``1.0``), or None."""
     if isinstance(left, dict) and isinstance(right, dict):
-        for key in sorted(set(left) | set(right)):
-            where = f"{at}/{pointer((key,))[1:]}"
+        for key in sorted(set(left) | set(right), key=str):
+            where = f"{at}{pointer((key,))}"
             if key not in left or key not in right:
                 return where
             found = first_difference(left[key], right[key], where)
             if found is not None:
                 return found
         return None
-    if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+    if isinstance(left, list) and isinstance(right, list):
+        if len(left) != len(right):
+            return at
         for index, (a, b) in enumerate(zip(left, right, strict=True)):
             found = first_difference(a, b, f"{at}/{index}")
             if found is not None:
                 return found
         return None
-    same = left == right and type(left) is type(right)
-    return None if same else (at or "/")
+    same = left == right and isinstance(left, bool) == isinstance(right, bool)
+    return None if same else at
 
 
-def stable(exchange: Exchange, context: ConformanceContext) -> list[Violation] | None:
-    """``stable``: the same request twice gives the same document, metadata counters aside."""
-    first = _document(exchange)
-    if first is None or exchange.request.slug is None:
-        return None
-    again = _resend(context, exchange.request)
+def _without_counters(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    return {key: item for key, item in value.items() if key not in COUNTERS}
+
+
+_STABLE_FACES: Final = {"model": "model", "llm": "llm", "model-list": "list", "metadata": "metadata"}
+
+
+def stable(exchange: Exchange, context: Context) -> Iterator[Outcome]:
+    """``stable``: the same read twice gives the same document (usage counters aside)."""
+    face = _STABLE_FACES.get(exchange.kind or "")
+    first = exchange.document()
+    if face is None or first is None or exchange.request.method != "GET":
+        return
+    again = context.again(exchange.request)
     if again is None:
-        return None
-    second = _document(again)
+        return
+    second = again.document()
     if second is None:
-        return [Violation("stable", "", f"the same request first got 200, then {again.status}")]
-    where = first_difference(_without_counters(first), _without_counters(second))
+        yield broken("stable", face, "", f"the same request first got 200, then {again.status}")
+        return
+    counters_vary = face in ("model", "llm")
+    where = first_difference(*(_without_counters(d) if counters_vary else d for d in (first, second)))
     if where is None:
-        return []
-    return [Violation("stable", where, "differs between two identical requests")]
+        yield held("stable", face)
+    else:
+        yield broken("stable", face, where, "differs between two identical requests")
 
 
-def _without_counters(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key not in COUNTERS}
+_IGNORED_FACES: Final = {"model": "model", "llm": "llm", "model-validate": "post", "llm-validate": "post"}
 
 
-def ignored_params(exchange: Exchange, context: ConformanceContext) -> list[Violation] | None:
+def ignored_params(exchange: Exchange, context: Context) -> Iterator[Outcome]:
     """``ignored-params``: without ``metadata=true``, ``me``/``from``/``to`` change nothing."""
     request = exchange.request
-    if request.slug is None or exchange.status >= 500 or not has_ignored_params(request):
-        return None
-    plain = _resend(context, request.without(*IGNORABLE_PARAMS))
+    face = _IGNORED_FACES.get(exchange.kind or "")
+    if face is None or exchange.status >= 500 or not has_ignored_params(request):
+        return
+    kept = [
+        (key, value)
+        for key, value in parse_qsl(request.query, keep_blank_values=True)
+        if key not in ("me", "from", "to")
+    ]
+    plain = context.again(build.with_params(request, kept))
     if plain is None or plain.status >= 500:
-        return None
+        return
     if plain.status != exchange.status:
-        return [
-            Violation(
-                "ignored-params",
-                "",
-                f"got {exchange.status}, but {plain.status} without the ignored me/from/to",
-            )
-        ]
-    where = first_difference(exchange.json_or_none(), plain.json_or_none()) if plain.status == 200 else None
+        yield broken(
+            "ignored-params",
+            face,
+            "",
+            f"got {exchange.status}, but {plain.status} without the ignored me/from/to",
+        )
+        return
+    where = first_difference(exchange.parsed, plain.parsed) if plain.status == 200 else None
     if where is None:
-        return []
-    return [Violation("ignored-params", where, "differs from the response without the ignored me/from/to")]
+        yield held("ignored-params", face)
+    else:
+        yield broken("ignored-params", face, where, "differs from the answer without the ignored me/from/to")
 
 
-def metadata_window(exchange: Exchange, context: ConformanceContext) -> list[Violation] | None:
-    """``metadata-window``: a wider window never lowers a figure; ``me`` never exceeds all users.
-
-    Compares the response with the same request over the unbounded window, over the
-    window widened by :data:`WIDEN_BY` on each given side, and (with ``me=true``) for all
-    users over the same window.
-    """
-    narrow = _document(exchange)
-    request = exchange.request
-    if narrow is None or request.slug is None or metadata_flag(request) is not True:
-        return None
-    if context.send is None:
-        return None
-    violations: list[Violation] = []
-    for label, wider in _wider_requests(request):
-        reference = _resend(context, wider)
-        document = _document(reference) if reference is not None else None
+def metadata_window(exchange: Exchange, context: Context) -> Iterator[Outcome]:
+    """``metadata-window``: a wider window never lowers a figure, the same instant written another
+    way gives the same figures, and ``me=true`` never reports more than all users."""
+    narrow = exchange.document()
+    if (
+        exchange.kind not in ("model", "llm")
+        or narrow is None
+        or metadata_requested(exchange.request) is not True
+    ):
+        return
+    params = parse_qsl(exchange.request.query, keep_blank_values=True)
+    for subcheck, label, variant in _window_variants(params):
+        reference = context.again(build.with_params(exchange.request, variant))
+        document = reference.document() if reference is not None else None
+        if document is None:
+            continue
+        if subcheck == "same-instant":
+            yield judged("metadata-window", subcheck, list(_not_equal(narrow, document, label)))
+        else:
+            yield judged("metadata-window", subcheck, list(_not_above(narrow, document, label)))
+    if dict(params).get("me") == "true" and exchange.request.authorization is not None:
+        all_users = [(key, value) for key, value in params if key != "me"]
+        reference = context.again(build.with_params(exchange.request, all_users))
+        document = reference.document() if reference is not None else None
         if document is not None:
-            violations.extend(_not_above(narrow, document, label))
-    return violations
+            yield judged("metadata-window", "me-not-above", list(_not_above(narrow, document, "all users")))
 
 
-def _wider_requests(request: ApiRequest) -> Iterator[tuple[str, ApiRequest]]:
-    params = request.params()
-    given = {key for key, value in params if key in WINDOW_PARAMS and value}
-    if given:
-        yield "the unbounded window", request.without(*WINDOW_PARAMS)
-        widened = [(key, _widen(key, value)) for key, value in params]
-        if all(value is not None for _, value in widened) and widened != params:
-            yield "a window wider by 7 days", request.with_params((k, v) for k, v in widened if v is not None)
-    values = query_values(request.query)
-    if values.get("me") == ["true"]:
-        yield "all users over the same window", request.without("me")
+Params = list[tuple[str, str]]
 
 
-def _widen(key: str, value: str) -> str | None:
-    """The bound moved outwards by WIDEN_BY; None when it is not a date-time."""
-    if key not in WINDOW_PARAMS or not value:
-        return value
-    try:
-        moment = parse_datetime(value, key)
-        if moment is None:
-            return value
-        moved: datetime = moment - WIDEN_BY if key == "from" else moment + WIDEN_BY
-    except (BadParameter, OverflowError):
-        return None
-    return moved.isoformat()
+def _window_variants(params: Params) -> Iterator[tuple[str, str, Params]]:
+    """(sub-check, label, parameters): the unbounded window, the widened one, the same instants."""
+    bounds = {key: value for key, value in params if key in ("from", "to") and value}
+    moments = {key: instant(value) for key, value in bounds.items()}
+    if not bounds or any(moment is None for moment in moments.values()):
+        return
+    others = [(key, value) for key, value in params if key not in ("from", "to")]
+    yield "unbounded", "the unbounded window", others
+    widened = {
+        key: write_instant((moment[0] + (WIDEN_BY_SECONDS if key == "to" else -WIDEN_BY_SECONDS), moment[1]))
+        for key, moment in moments.items()
+        if moment is not None
+    }
+    if all(widened.values()):
+        yield "wider", "a window wider by 7 days", others + [(k, v) for k, v in widened.items() if v]
+    respelled = {
+        key: write_instant(moment, offset_minutes=60) for key, moment in moments.items() if moment is not None
+    }
+    if all(respelled.values()) and respelled != bounds:
+        yield (
+            "same-instant",
+            f"the same window written {respelled}",
+            others + [(k, v) for k, v in respelled.items() if v],
+        )
+
+
+def _figure(value: object) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _not_above(narrow: Mapping[str, Any], wide: Mapping[str, Any], label: str) -> Iterator[Violation]:
     for key in COUNTERS:
-        low, high = narrow.get(key), wide.get(key)
-        if _is_figure(low) and _is_figure(high) and low > high * (1 + _RELATIVE_TOLERANCE) + 1e-12:
-            yield Violation("metadata-window", f"/{key}", f"{low} is more than {high} reported for {label}")
+        low, high = _figure(narrow.get(key)), _figure(wide.get(key))
+        if low is not None and high is not None and low > high * (1 + _TOLERANCE) + 1e-12:
+            yield Violation(
+                "metadata-window", f"/{key}", f"{low} is more than the {high} reported for {label}"
+            )
 
 
-def _is_figure(value: object) -> TypeGuard[float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _not_equal(first: Mapping[str, Any], second: Mapping[str, Any], label: str) -> Iterator[Violation]:
+    for key in COUNTERS:
+        if first.get(key) != second.get(key):
+            yield Violation(
+                "metadata-window", f"/{key}", f"{first.get(key)} here, {second.get(key)} for {label}"
+            )
 
 
-# --- the document rules ---------------------------------------------------------------------
-
-
-def document_rules(exchange: Exchange, _context: ConformanceContext) -> list[Violation] | None:
-    """Every document rule, on a 200 retrieve response, through :func:`validate_query_model`.
-
-    ``metadata-presence`` is checked against whether the request asked for metadata.
-    """
-    request = exchange.request
-    if exchange.status != 200 or request.slug is None or request.method != "GET":
-        return None
-    try:
-        document = exchange.json()
-    except ValueError:
-        return [Violation("schema", "", "the 200 body is not JSON")]
-    return validate_query_model(document, metadata=metadata_flag(request))
-
-
-#: The exchange rules, in the order of the contract's catalogue.
-EXCHANGE_CHECKS: Final[Mapping[str, ExchangeCheck]] = {
-    "slug-echo": slug_echo,
-    "not-found": not_found,
-    "auth-required": auth_required,
-    "bad-request": bad_request,
-    "ignored-params": ignored_params,
-    "error-body": error_body,
-    "content-type": content_type,
-    "stable": stable,
-    "metadata-window": metadata_window,
-    "no-server-error": no_server_error,
-}
-assert tuple(EXCHANGE_CHECKS) == tuple(EXCHANGE_RULES)
-
-#: Rule id -> violations, for every rule that applied to one exchange.
-Evaluation = dict[str, list[Violation]]
-
-
-def evaluate(exchange: Exchange, context: ConformanceContext) -> Evaluation:
-    """Run every check on one exchange; the result names each rule that applied."""
-    result: Evaluation = {}
-    for rule, check in EXCHANGE_CHECKS.items():
-        found = check(exchange, context)
-        if found is not None:
-            result[rule] = found
-    documents = document_rules(exchange, context)
-    if documents is not None:
-        for rule in DOCUMENT_RULES:
-            result[rule] = [v for v in documents if v.rule == rule]
-    return result
+#: Every exchange check of the contract's core, in catalogue order (document rules last).
+EXCHANGE_CHECKS: Final[tuple[Check, ...]] = (
+    status_rules,
+    slug_echo,
+    ignored_params,
+    error_body,
+    content_type,
+    stable,
+    metadata_window,
+    no_server_error,
+    document_rules,
+)

@@ -35,6 +35,8 @@ MAX_LOGGED_QUERY: Final = 1024
 MAX_QUOTED: Final = 200
 #: Most documents ``qmcontract generate`` writes in one run.
 MAX_GENERATE_COUNT: Final = 10_000_000
+#: schemathesis examples per operation and mode in a default conformance run.
+DEFAULT_MAX_EXAMPLES: Final = 10
 #: Most schemathesis examples per operation and mode in one conformance run.
 MAX_EXAMPLES: Final = 100_000
 #: Seconds an idle keep-alive connection stays open.

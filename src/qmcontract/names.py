@@ -31,8 +31,8 @@ _TABLE_WEIGHT_JSON: Final = weight_json(TRAINING_TABLE_DEFAULT_WEIGHT)
 
 
 def is_name(value: object) -> bool:
-    """True for a well-formed name: 22 base62 characters."""
-    return isinstance(value, str) and NAME_PATTERN.fullmatch(value) is not None
+    """True for a well-formed name: 22 base62 characters (ASCII letters and digits)."""
+    return isinstance(value, str) and len(value) == NAME_LENGTH and value.isascii() and value.isalnum()
 
 
 _DIGIT_PAIRS: Final = tuple(high + low for high in BASE62_ALPHABET for low in BASE62_ALPHABET)

@@ -122,7 +122,7 @@ def _read_instant(text: str, key: str) -> tuple[datetime, tuple[int, Decimal]]:
         if int(offset_hours) > 23 or int(offset_minutes) > 59:
             raise BadParameter(f"`{key}` has an offset beyond ±23:59, got {quoted(text)}")
         offset = (int(offset_hours) * 60 + int(offset_minutes)) * 60 * (1 if sign == "+" else -1)
-    if not (1 <= year and 1 <= month <= 12 and 1 <= day <= monthrange(year, month)[1]):
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= monthrange(year, month)[1]):
         raise BadParameter(f"`{key}` is not a calendar date, got {quoted(text)}")
     if hour > 23 or minute > 59 or second > 60:
         raise BadParameter(f"`{key}` is not a time of day, got {quoted(text)}")

@@ -19,6 +19,7 @@ asks for the model named ``a/b`` (unknown: 404) rather than for no route at all.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import parse_qsl, unquote
@@ -100,6 +101,12 @@ def route_of(path: str) -> Route:
     return _NO_ROUTE
 
 
+@functools.lru_cache(maxsize=4096)
+def query_pairs(query: str) -> tuple[tuple[str, str], ...]:
+    """Every ``(name, value)`` of a query string in order, blank values kept (decoded once per string)."""
+    return tuple(parse_qsl(query, keep_blank_values=True))
+
+
 def query_values(query: str) -> dict[str, list[str]]:
     """Each parameter's non-empty values, in order: an empty value means the parameter is absent.
 
@@ -107,7 +114,7 @@ def query_values(query: str) -> dict[str, list[str]]:
     official SDK percent-encodes ``:`` and ``+`` in date-times.
     """
     values: dict[str, list[str]] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
+    for key, value in query_pairs(query):
         if value != "":
             values.setdefault(key, []).append(value)
     return values

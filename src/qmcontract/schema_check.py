@@ -12,12 +12,13 @@ one whose ``type`` it matches), so a bad weight reports the bad field, not "no b
 from __future__ import annotations
 
 import functools
+import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
 import jsonschema_rs
 
 from qmcontract.limits import MAX_INTEGER
@@ -112,7 +113,11 @@ def _intended_branch(path: JsonPath, branches: list[list[Any]], missed: Any) -> 
 
 
 class _PythonChecker:
+    """The fallback for values jsonschema-rs cannot take (imported only when needed)."""
+
     def __init__(self, schema: dict[str, Any]) -> None:
+        import jsonschema  # noqa: PLC0415
+
         cls = jsonschema.Draft202012Validator
         self._validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
 
@@ -121,10 +126,10 @@ class _PythonChecker:
             yield from _flatten_python(error, ())
 
 
-def _flatten_python(error: jsonschema.ValidationError, base: JsonPath) -> Iterator[SchemaError]:
+def _flatten_python(error: Any, base: JsonPath) -> Iterator[SchemaError]:
     path = (*base, *error.absolute_path) if not base else (*base, *error.path)
     if error.validator == "oneOf" and error.context:
-        branches: dict[int, list[jsonschema.ValidationError]] = {}
+        branches: dict[int, list[Any]] = {}
         for sub in error.context:
             branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
         chosen = _intended_branch((), list(branches.values()), _python_miss)
@@ -142,7 +147,7 @@ def _flatten_python(error: jsonschema.ValidationError, base: JsonPath) -> Iterat
     yield SchemaError(path, str(error.validator), error.instance, error.message)
 
 
-def _python_miss(error: jsonschema.ValidationError, _path: JsonPath) -> bool:
+def _python_miss(error: Any, _path: JsonPath) -> bool:
     at = tuple(error.path)
     return (error.validator == "type" and at == ()) or (error.validator == "const" and at == ("type",))
 
@@ -167,12 +172,24 @@ def _unrepresentable(value: Any, path: JsonPath = ()) -> Iterator[SchemaError]:
             yield from _unrepresentable(item, (*path, index))
 
 
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
+def _may_be_unrepresentable(document: Any) -> bool:
+    """A fast test (the C encoder) that rules out non-finite numbers and huge integers in most documents."""
+    try:
+        text = json.dumps(document, allow_nan=False)
+    except (ValueError, TypeError, RecursionError):
+        return True
+    return _LONG_DIGITS.search(text) is not None
+
+
 def schema_errors(document: Any, *, kind: str = "document") -> list[SchemaError]:
     """Every schema failure of a response document (metadata fields optional), or of one LLM entry
     (``kind="llm"``, as ``GET /query_llms/{name}`` answers it)."""
     rust, python = _checkers(kind)
-    odd = list(_unrepresentable(document))
     try:
+        odd = list(_unrepresentable(document)) if _may_be_unrepresentable(document) else []
         if not odd and rust.is_valid(document):
             return []
         odd_paths = {error.path for error in odd}

@@ -1,71 +1,178 @@
-"""``qmcontract conformance``: the verdict on a server, rule by rule."""
+"""``qmcontract conformance``: the verdict on a server of the Query Model API family, rule by rule."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from qmcontract.cli._common import EXIT_OK, EXIT_VIOLATIONS, OneLineUsage
+from qmcontract.cli._common import OneLineUsage, check_output_file, fail
 from qmcontract.extras import ensure_extra
+from qmcontract.limits import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES
+from qmcontract.rules import ALL_RULES
+
+if TYPE_CHECKING:
+    from qmcontract.report.model import Report
 
 
-@click.command("conformance", cls=OneLineUsage)
+def _header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip() or any(c in name for c in " \t\r\n"):
+        fail(f'--header {text!r}: expected "Name: value"')
+    return name.strip(), value.strip()
+
+
+def _rate(text: str) -> float:
+    number = text.removesuffix("/s")
+    try:
+        value = float(number)
+    except ValueError:
+        fail(f"--rate-limit {text!r}: expected a number of requests per second, like 50/s")
+    if not 0 < value <= 1_000_000:
+        fail(f"--rate-limit {text!r}: must be more than 0 requests per second")
+    return value
+
+
+def _rule_ids(text: str | None, option: str) -> tuple[str, ...]:
+    if not text:
+        return ()
+    ids = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [rule for rule in ids if rule not in ALL_RULES]
+    if unknown:
+        fail(f"{option}: unknown rule id(s) {', '.join(unknown)}; valid: {', '.join(ALL_RULES)}")
+    return ids
+
+
+@click.command(
+    "conformance", cls=OneLineUsage, short_help="Check a server rule by rule (default: the embedded mock)."
+)
 @click.argument("url", required=False)
 @click.option(
     "--slug",
     "slugs",
     multiple=True,
     metavar="NAME",
-    help="An existing Query Model (repeatable) [default: GET /query_models of the server].",
+    help="A served Query Model (repeatable) [default: the server's own list].",
 )
-@click.option("--token-env", metavar="VAR", help="Environment variable holding an API token (never printed).")
+@click.option(
+    "--token-env",
+    metavar="VAR",
+    help="Environment variable holding an API token, for me=true (never printed).",
+)
+@click.option(
+    "-H",
+    "--header",
+    "headers",
+    multiple=True,
+    metavar='"NAME: VALUE"',
+    help="Send this header with every request (repeatable).",
+)
 @click.option(
     "--max-examples",
-    type=click.IntRange(min=1),
-    default=100,
+    type=click.IntRange(0, MAX_EXAMPLES),
+    default=None,
+    help=f"schemathesis examples per operation and mode [default: {DEFAULT_MAX_EXAMPLES}]; 0 skips them.",
+)
+@click.option(
+    "--seed", type=click.IntRange(0, 2**64 - 1), default=None, help="Repeat a run (each run prints its seed)."
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=4, show_default=True, help="Threads sending the probes."
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(0.001, 3600),
+    default=30.0,
     show_default=True,
-    help="schemathesis examples per generation mode.",
+    metavar="S",
+    help="Seconds to wait for each answer.",
 )
-@click.option("--seed", type=int, default=None, help="Seed of the generated requests [default: random].")
-@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML here.")
+@click.option("--rate-limit", metavar="N/s", help="At most N requests per second.")
 @click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a JSON report here.",
+    "--rules", "rules_text", metavar="ID,...", help="Check only these rules (the others show as excluded)."
 )
 @click.option(
-    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Threads sending the probes."
+    "--exclude-rules", "exclude_text", metavar="ID,...", help="Leave these rules out (they show as excluded)."
+)
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write a JSON report here.")
+@click.option(
+    "--junit-xml", type=click.Path(path_type=Path), help="Write JUnit XML here (one testcase per rule)."
+)
+@click.option(
+    "--html", "html_path", type=click.Path(path_type=Path), help="Write a self-contained HTML report here."
 )
 def conformance_command(
     *,
     url: str | None,
     slugs: tuple[str, ...],
     token_env: str | None,
-    max_examples: int,
+    headers: tuple[str, ...],
+    max_examples: int | None,
     seed: int | None,
-    junit_xml: Path | None,
-    report_path: Path | None,
     workers: int,
+    request_timeout: float,
+    rate_limit: str | None,
+    rules_text: str | None,
+    exclude_text: str | None,
+    report_path: Path | None,
+    junit_xml: Path | None,
+    html_path: Path | None,
 ) -> None:
-    """Check a server of GET /query_models/{slug} rule by rule [default URL: the embedded mock server].
+    """Check a server of the Query Model API family rule by rule (default: the embedded mock server).
 
-    Exit 0 when every rule holds, 1 on violations, 2 on a usage error or an unreachable server.
+    Prints a table of rules with the requests checked and failed, each failure with its JSON
+    pointer, reason and a curl line (tokens redacted), and what did not run.
+
+    \b
+    Examples:
+      qmcontract conformance
+      qmcontract conformance https://api.example.test --token-env OBJECTIVEAI_API_KEY --html report.html
+    \b
+    Exit 0: every applicable check ran and held; 1: a rule broke;
+    2: usage error or unreachable server; 3: nothing broke, but a check did not run.
     """
+    for path, option in ((report_path, "--report"), (junit_xml, "--junit-xml"), (html_path, "--html")):
+        check_output_file(path, option)
     ensure_extra("conformance", "qmcontract conformance")
-    from qmcontract.conformance.runner import (  # noqa: PLC0415 (schemathesis loads only here)
-        ConformanceOptions,
-        run_conformance,
-        scratch_hypothesis_storage,
-        show_result,
-    )
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="qmcontract-hypothesis-"))
+    from qmcontract.conformance.runner import ConformanceOptions, run_conformance  # noqa: PLC0415
+    from qmcontract.report.text import show  # noqa: PLC0415
 
-    options = ConformanceOptions(url, slugs, token_env, max_examples, seed, junit_xml, workers)
-    with scratch_hypothesis_storage():
-        result = run_conformance(options, progress=lambda line: click.echo(line, err=True))
-    show_result(result)
-    if report_path is not None:
-        result.write_json(report_path)
-    sys.exit(EXIT_OK if result.ok else EXIT_VIOLATIONS)
+    options = ConformanceOptions(
+        base_url=url,
+        slugs=slugs,
+        token_env=token_env,
+        max_examples=DEFAULT_MAX_EXAMPLES if max_examples is None else max_examples,
+        seed=seed,
+        workers=workers,
+        headers=tuple(_header(text) for text in headers),
+        request_timeout=request_timeout,
+        rate_limit=_rate(rate_limit) if rate_limit else None,
+        rules=_rule_ids(rules_text, "--rules"),
+        exclude_rules=_rule_ids(exclude_text, "--exclude-rules"),
+    )
+    report = run_conformance(options, progress=lambda line: click.echo(line, err=True))
+    show(report)
+    write_reports(report, json_path=report_path, junit_path=junit_xml, html_path=html_path)
+    sys.exit(report.exit_code)
+
+
+def write_reports(
+    report: Report, *, json_path: Path | None, junit_path: Path | None, html_path: Path | None
+) -> None:
+    """Write whichever reports were asked for (shared by every command that makes a report)."""
+    from qmcontract.report.jsonfile import write_json  # noqa: PLC0415
+    from qmcontract.report.junit import write_junit  # noqa: PLC0415
+
+    if json_path is not None:
+        write_json(report, json_path)
+    if junit_path is not None:
+        write_junit(report, junit_path)
+    if html_path is not None:
+        from qmcontract.report.html import write_html  # noqa: PLC0415
+
+        write_html(report, html_path)

@@ -14,11 +14,11 @@ apply. The API family's rules live in :mod:`qmcontract.conformance.family`.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from qmcontract.conformance import exchange as build
 from qmcontract.conformance.exchange import Exchange, request_key
@@ -34,6 +34,7 @@ from qmcontract.conformance.expect import (
 from qmcontract.conformance.subchecks import Facts, Outcome, broken, held, judged
 from qmcontract.errors import Violation
 from qmcontract.limits import quoted
+from qmcontract.routes import query_pairs
 from qmcontract.rules import COUNTERS, DOCUMENT_RULES, LLM_RULES
 from qmcontract.validate import pointer, validate_query_llm, validate_query_model
 from qmcontract.wire import Request
@@ -63,6 +64,10 @@ class Context:
     send: Sender | None = None
     served: tuple[str, ...] = ()
     _cache: dict[str, Exchange | None] = field(default_factory=dict, repr=False)
+    _seen: set[tuple[str, ...]] = field(default_factory=set, repr=False)
+    _validated: dict[tuple[bool, bytes, bool | None], tuple[Violation, ...]] = field(
+        default_factory=dict, repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def again(self, request: Request) -> Exchange | None:
@@ -74,9 +79,32 @@ class Context:
         except SendError:
             return None
 
-    def fetch(self, request: Request) -> Exchange | None:
-        """The run's shared answer to a read, or None when it cannot be had."""
-        key = request_key(request)
+    def document_violations(self, exchange: Exchange) -> tuple[Violation, ...]:
+        """What the document rules find in a 200 body, read as its request asked: a Query Model, or
+        one LLM entry on the ``/query_llms`` routes (each distinct body is validated once per run)."""
+        entry = exchange.kind in ("llm", "llm-validate")
+        metadata = metadata_requested(exchange.request)
+        key = (entry, hashlib.blake2b(exchange.body, digest_size=16).digest(), metadata)
+        with self._lock:
+            found = self._validated.get(key)
+        if found is None:
+            validate = validate_query_llm if entry else validate_query_model
+            found = tuple(validate(exchange.parsed, metadata=metadata))
+            with self._lock:
+                self._validated[key] = found
+        return found
+
+    def first_time(self, *key: str) -> bool:
+        """True the first time a key is given: for checks that judge an object once per run."""
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            return True
+
+    def fetch(self, request: Request, *, read: int = 1) -> Exchange | None:
+        """The run's shared answer to a read (``read=2``: a second, separate read), or None."""
+        key = f"{read} {request_key(request)}"
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
@@ -90,7 +118,7 @@ Check = Callable[[Exchange, Context], Iterator[Outcome]]
 #: The rule that owns "this request must succeed", per route.
 _SUCCESS_OWNERS: Final = {
     "model": ("slug-echo", "known-model"),
-    "llm": ("slug-echo", "known-llm"),
+    "llm": ("llm-lookup", "entry"),
     "model-list": ("list-names", "answered"),
     "model-count": ("list-names", "count"),
     "metadata": ("metadata-global", "answered"),
@@ -109,16 +137,13 @@ def status_rules(exchange: Exchange, context: Context) -> Iterator[Outcome]:
     request = exchange.request
     if exchange.status >= 500 or has_ignored_params(request):
         return
-    refused = context.knowledge.refused_token
-    if exchange.status == 401 and refused is not None and request.authorization == refused:
-        return  # a server may refuse an unknown token wherever it sees one
     expected = expect(request, context.knowledge)
     if expected is None:
         return
     if expected.status in _ERROR_OWNERS:
         yield _status_outcome(_ERROR_OWNERS[expected.status], expected.subcheck, exchange, expected)
         return
-    yield from _success_outcomes(exchange, context, expected)
+    yield from _success_outcomes(exchange, expected)
 
 
 def _status_outcome(rule: str, subcheck: str, exchange: Exchange, expected: Expectation) -> Outcome:
@@ -129,7 +154,7 @@ def _status_outcome(rule: str, subcheck: str, exchange: Exchange, expected: Expe
     )
 
 
-def _success_outcomes(exchange: Exchange, context: Context, expected: Expectation) -> Iterator[Outcome]:
+def _success_outcomes(exchange: Exchange, expected: Expectation) -> Iterator[Outcome]:
     kind = exchange.kind or ""
     read = _read_parameters(exchange.request, kind)
     if exchange.status == 400 and read:
@@ -153,7 +178,7 @@ def _authorized(exchange: Exchange) -> bool:
 
 def _read_parameters(request: Request, kind: str) -> list[str]:
     """The parameters present in a request that its route reads (sub-checks of ``bad-request``)."""
-    given = {key for key, value in parse_qsl(request.query) if value}
+    given = {key for key, value in query_pairs(request.query) if value}
     if kind == "model-list":
         return [key for key in ("count", "offset", "sort", "me", "from", "to") if key in given]
     if kind not in ("model", "llm", "model-validate", "llm-validate"):
@@ -170,7 +195,7 @@ def _read_parameters(request: Request, kind: str) -> list[str]:
 def slug_echo(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
     """``slug-echo``: a 200 answer's name is the requested name (Query Models and Query LLMs)."""
     kind, document = exchange.kind, exchange.document()
-    if kind not in ("model", "llm") or exchange.status != 200:
+    if kind not in ("model", "llm") or exchange.status != 200 or exchange.request.method != "GET":
         return
     wanted = exchange.route.name
     name = document.get("name") if document is not None else None
@@ -182,19 +207,17 @@ def slug_echo(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
         )
 
 
-def document_rules(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
+def document_rules(exchange: Exchange, context: Context) -> Iterator[Outcome]:
     """Every document rule on a 200 answer carrying a Query Model or a Query LLM."""
     face = _document_face(exchange)
     if face is None:
         return
     metadata = metadata_requested(exchange.request)
-    try:
-        document = exchange.json()
-    except ValueError:
+    if exchange.parsed is None:
         yield broken("schema", face, "", "the 200 body is not JSON")
         return
     is_llm = face in ("llm", "post-llm")
-    found = (validate_query_llm if is_llm else validate_query_model)(document, metadata=metadata)
+    found = context.document_violations(exchange)
     rules = (*LLM_RULES, "weight-values") if is_llm else tuple(DOCUMENT_RULES)
     for rule in rules:
         if rule.startswith("metadata-"):
@@ -207,7 +230,7 @@ def document_rules(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
 
 
 def _document_face(exchange: Exchange) -> str | None:
-    if exchange.status != 200:
+    if exchange.status != 200 or exchange.request.method == "HEAD":
         return None
     return {"model": "model", "llm": "llm", "model-validate": "post-model", "llm-validate": "post-llm"}.get(
         exchange.kind or ""
@@ -275,26 +298,27 @@ def no_server_error(exchange: Exchange, _context: Context) -> Iterator[Outcome]:
 
 
 def first_difference(left: Any, right: Any, at: str = "") -> str | None:
-    """JSON pointer of the first place where two JSON values differ (``1`` equals ``1.0``), or None."""
+    """JSON pointer of the first place where two JSON values differ, or None when they are equal.
+
+    Values compare as JSON values: key order does not count, and neither does ``1`` against ``1.0``.
+    """
+    if left == right:
+        return None
     if isinstance(left, dict) and isinstance(right, dict):
-        for key in sorted(set(left) | set(right), key=str):
-            where = f"{at}{pointer((key,))}"
-            if key not in left or key not in right:
-                return where
-            found = first_difference(left[key], right[key], where)
-            if found is not None:
-                return found
-        return None
-    if isinstance(left, list) and isinstance(right, list):
-        if len(left) != len(right):
-            return at
-        for index, (a, b) in enumerate(zip(left, right, strict=True)):
-            found = first_difference(a, b, f"{at}/{index}")
-            if found is not None:
-                return found
-        return None
-    same = left == right and isinstance(left, bool) == isinstance(right, bool)
-    return None if same else at
+        pairs = [
+            (f"{at}{pointer((key,))}", left.get(key, _ABSENT), right.get(key, _ABSENT))
+            for key in sorted(set(left) | set(right), key=str)
+        ]
+    elif isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+        pairs = [(f"{at}/{index}", a, b) for index, (a, b) in enumerate(zip(left, right, strict=True))]
+    else:
+        return at
+    return next(
+        (found for where, a, b in pairs if (found := first_difference(a, b, where)) is not None), None
+    )
+
+
+_ABSENT = object()
 
 
 def _without_counters(value: Any) -> Any:
@@ -320,7 +344,9 @@ def stable(exchange: Exchange, context: Context) -> Iterator[Outcome]:
         yield broken("stable", face, "", f"the same request first got 200, then {again.status}")
         return
     counters_vary = face in ("model", "llm")
-    where = first_difference(*(_without_counters(d) if counters_vary else d for d in (first, second)))
+    if counters_vary:
+        first, second = _without_counters(first), _without_counters(second)
+    where = first_difference(first, second)
     if where is None:
         yield held("stable", face)
     else:
@@ -336,11 +362,7 @@ def ignored_params(exchange: Exchange, context: Context) -> Iterator[Outcome]:
     face = _IGNORED_FACES.get(exchange.kind or "")
     if face is None or exchange.status >= 500 or not has_ignored_params(request):
         return
-    kept = [
-        (key, value)
-        for key, value in parse_qsl(request.query, keep_blank_values=True)
-        if key not in ("me", "from", "to")
-    ]
+    kept = [(key, value) for key, value in query_pairs(request.query) if key not in ("me", "from", "to")]
     plain = context.again(build.with_params(request, kept))
     if plain is None or plain.status >= 500:
         return
@@ -369,7 +391,7 @@ def metadata_window(exchange: Exchange, context: Context) -> Iterator[Outcome]:
         or metadata_requested(exchange.request) is not True
     ):
         return
-    params = parse_qsl(exchange.request.query, keep_blank_values=True)
+    params = list(query_pairs(exchange.request.query))
     for subcheck, label, variant in _window_variants(params):
         reference = context.again(build.with_params(exchange.request, variant))
         document = reference.document() if reference is not None else None

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from qmcontract.errors import InvalidDefinition
 from qmcontract.model import build_query_llm, build_query_model, llm_without_computed, model_without_computed
 from qmcontract.names import is_name
-from qmcontract.routes import RouteKind, route_of
+from qmcontract.routes import RouteKind, query_pairs, route_of
 from qmcontract.wire import Request
 
 #: ``true``/``false`` exactly: ``True``, ``TRUE``, ``1``, ``yes`` are malformed.
@@ -58,15 +57,24 @@ class Expectation:
 
 @dataclass(frozen=True)
 class Knowledge:
-    """What the run knows of the server: which names exist, and which token it refuses.
+    """What the run knows of the server: which names exist, and which tokens it accepts.
 
     ``model_known``/``llm_known`` answer True (served), False (certainly not served) or None
-    (cannot tell); ``refused_token`` is an ``authorization`` value the server does not accept.
+    (cannot tell). ``accepted_tokens`` is None when the server takes any non-empty token, as the
+    contract's mock does; a server that checks tokens accepts only those known here, and what it
+    answers to any other token is not the contract's to say.
     """
 
     model_known: Callable[[str], bool | None]
     llm_known: Callable[[str], bool | None]
-    refused_token: str | None = None
+    accepted_tokens: frozenset[str] | None = None
+
+    def authorization(self, request: Request) -> str:
+        """``absent``, ``accepted`` or ``unknown`` (a token the server may refuse)."""
+        token = request.authorization
+        if token is None:
+            return "absent"
+        return "accepted" if self.accepted_tokens is None or token in self.accepted_tokens else "unknown"
 
 
 class _Malformed(Exception):
@@ -89,7 +97,7 @@ def expect(request: Request, knowledge: Knowledge) -> Expectation | None:
 
 def _values(query: str) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
+    for key, value in query_pairs(query):
         if value:
             values.setdefault(key, []).append(value)
     return values
@@ -171,9 +179,11 @@ def _stats_parameters(values: dict[str, list[str]]) -> tuple[bool, bool]:
     return True, me
 
 
-def _authorized(request: Request, knowledge: Knowledge) -> bool:
-    token = request.authorization
-    return token is not None and token != knowledge.refused_token
+def _unauthorized(request: Request, knowledge: Knowledge, me: bool, route: str) -> Expectation | None:
+    """401 when ``me=true`` comes with no authorization at all."""
+    if me and knowledge.authorization(request) == "absent":
+        return Expectation(401, route, "me=true with no authorization")
+    return None
 
 
 def _named(kind: str) -> Callable[[Request, Knowledge], Expectation | None]:
@@ -184,8 +194,9 @@ def _named(kind: str) -> Callable[[Request, Knowledge], Expectation | None]:
             _, me = _stats_parameters(_values(request.query))
         except _Malformed as bad:
             return Expectation(400, bad.subcheck, str(bad))
-        if me and not _authorized(request, knowledge):
-            return Expectation(401, kind, "me=true with metadata=true and no accepted authorization")
+        refused = _unauthorized(request, knowledge, me, kind)
+        if refused is not None or knowledge.authorization(request) == "unknown":
+            return refused
         name = route_of(request.path).name or ""
         known = (knowledge.model_known if kind == "model" else knowledge.llm_known)(name)
         if not is_name(name):
@@ -209,8 +220,9 @@ def _list(request: Request, knowledge: Knowledge) -> Expectation | None:
         _window(values)
     except _Malformed as bad:
         return Expectation(400, bad.subcheck, str(bad))
-    if me and not _authorized(request, knowledge):
-        return Expectation(401, "list", "me=true and no accepted authorization")
+    refused = _unauthorized(request, knowledge, me, "list")
+    if refused is not None or knowledge.authorization(request) == "unknown":
+        return refused
     return Expectation(200, "list", "a well-formed list request")
 
 
@@ -229,10 +241,9 @@ def _posted(kind: str) -> Callable[[Request, Knowledge], Expectation | None]:
         name = _built_name(kind, request.body)
         if name is None:
             return Expectation(400, "body", "the body is not a valid definition")
-        if me and not _authorized(request, knowledge):
-            return Expectation(
-                401, f"post-{kind}", "me=true with metadata=true and no accepted authorization"
-            )
+        refused = _unauthorized(request, knowledge, me, f"post-{kind}")
+        if refused is not None or knowledge.authorization(request) == "unknown":
+            return refused
         if not metadata:
             return Expectation(200, f"post-{kind}", "a valid definition")
         known = (knowledge.model_known if kind == "model" else knowledge.llm_known)(name)
@@ -282,7 +293,7 @@ def has_ignored_params(request: Request) -> bool:
         metadata = _flag(values, "metadata")
     except _Malformed:
         return False
-    return not metadata and any(key in ("me", "from", "to") for key, _ in parse_qsl(request.query))
+    return not metadata and any(key in ("me", "from", "to") for key, _ in query_pairs(request.query))
 
 
 def metadata_requested(request: Request) -> bool | None:

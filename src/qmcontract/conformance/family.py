@@ -10,9 +10,9 @@ The figures a sort orders by are computed here from the contract's definition, n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any, Final
-from urllib.parse import parse_qsl
 
 from qmcontract.conformance import exchange as build
 from qmcontract.conformance.checks import Check, Context, first_difference
@@ -22,7 +22,7 @@ from qmcontract.conformance.subchecks import Outcome, broken, held, judged
 from qmcontract.errors import Violation
 from qmcontract.limits import quoted
 from qmcontract.names import is_name
-from qmcontract.routes import LLMS_PATH, MODELS_PATH
+from qmcontract.routes import LLMS_PATH, MODELS_PATH, query_pairs
 from qmcontract.rules import GLOBAL_METADATA_FIELDS, METADATA_FIELDS
 from qmcontract.wire import Request
 
@@ -102,7 +102,7 @@ def _retrievable(data: list[Any], context: Context) -> Iterator[Outcome]:
 
 
 def _length_agrees(exchange: Exchange, length: int, context: Context) -> Iterator[Outcome]:
-    params = dict(parse_qsl(exchange.request.query))
+    params = dict(query_pairs(exchange.request.query))
     if params.get("me") == "true" or (params.get("offset") or "0").lstrip("0"):
         return
     total = _count_of(context.fetch(build.count()))
@@ -163,29 +163,38 @@ def list_sort(exchange: Exchange, context: Context) -> Iterator[Outcome]:
     data = exchange.parsed.get("data") if isinstance(exchange.parsed, dict) else None
     if not isinstance(data, list) or not all(is_name(name) for name in data):
         return  # list-names reports it
-    params = parse_qsl(exchange.request.query)
+    params = list(query_pairs(exchange.request.query))
     values = dict(params)
     me = values.get("me") == "true"
     sort = values.get("sort")
     if sort is None and not me:
         return
-    figures = {name: _figures(name, params, exchange.request, context) for name in data[:MAX_RETRIEVED]}
-    if any(value is None for value in figures.values()):
-        return
+    read = {name: _figures(name, params, exchange.request, context) for name in data[:MAX_RETRIEVED]}
+    figures = {name: fields for name, fields in read.items() if fields is not None}
+    names = [name for name in data[:MAX_RETRIEVED] if name in figures]
+    if len(names) < len(read) / 2:
+        return  # too few figures stood still to judge the list
     if sort in (*SORT_FIGURES, "created"):
-        yield judged("list-sort", sort, list(_out_of_order(data[:MAX_RETRIEVED], figures, sort)))  # type: ignore[arg-type]
+        yield judged("list-sort", sort, list(_out_of_order(names, figures, sort)))
     if me:
-        yield judged("list-sort", "me", list(_unused_listed(data[:MAX_RETRIEVED], figures)))
+        yield judged("list-sort", "me", list(_unused_listed(names, figures)))
 
 
 def _figures(
     name: str, params: list[tuple[str, str]], request: Request, context: Context
 ) -> dict[str, Any] | None:
+    """A model's figures for the list's window and caller, when two reads agree on them.
+
+    Only figures that stand still can judge an order: a server whose counters move between reads
+    (or whose ``created`` does, which ``stable`` reports) leaves that model out of the comparison.
+    """
     window = [(key, value) for key, value in params if key in ("from", "to", "me")]
-    answer = context.fetch(
-        build.model(name, [("metadata", "true"), *window], authorization=request.authorization)
-    )
-    return answer.document() if answer is not None else None
+    read = build.model(name, [("metadata", "true"), *window], authorization=request.authorization)
+    first, second = context.fetch(read), context.fetch(read, read=2)
+    documents = [answer.document() if answer is not None else None for answer in (first, second)]
+    if documents[0] is None or documents[0] != documents[1] or documents[0].get("name") != name:
+        return None
+    return documents[0]
 
 
 def _sort_value(sort: str, fields: dict[str, Any]) -> float | None:
@@ -245,10 +254,19 @@ def _entries(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: entry for name, entry in found.items() if name not in clashes}
 
 
-def llm_lookup(exchange: Exchange, context: Context) -> Iterator[Outcome]:
-    """``llm-lookup``: each LLM entry is answered by ``GET /query_llms/{name}``, equal to it without indexes."""
+def _valid_document(exchange: Exchange, context: Context) -> dict[str, Any] | None:
+    """A 200 Query Model that breaks no document rule: only such a document is the reference of
+    another route (a broken one is the document rules' concern, not the family's)."""
     document = exchange.document()
-    if exchange.kind != "model" or document is None or context.send is None:
+    if exchange.kind != "model" or document is None or context.document_violations(exchange):
+        return None
+    return document
+
+
+def llm_lookup(exchange: Exchange, context: Context) -> Iterator[Outcome]:
+    """``llm-lookup``: each LLM entry is answered by ``GET /query_llms/{name}``, equal to it but indexes."""
+    document = _valid_document(exchange, context)
+    if document is None or context.send is None or not context.first_time("llm-lookup", document["name"]):
         return
     problems = []
     for name, entry in _entries(document).items():
@@ -275,8 +293,8 @@ def llm_lookup(exchange: Exchange, context: Context) -> Iterator[Outcome]:
 def validate_echo(exchange: Exchange, context: Context) -> Iterator[Outcome]:
     """``validate-echo``: POST of a served document (computed fields removed) returns it; so does
     POST of each of its LLMs, without indexes."""
-    document = exchange.document()
-    if exchange.kind != "model" or document is None or context.send is None:
+    document = _valid_document(exchange, context)
+    if document is None or context.send is None or not context.first_time("validate-echo", document["name"]):
         return
     plain = _without(document, METADATA_FIELDS)
     definition = {**_without(plain, _MODEL_COMPUTED)}
@@ -308,7 +326,7 @@ def _without(value: Any, keys: tuple[str, ...]) -> Any:
     return {key: item for key, item in value.items() if key not in keys}
 
 
-# --- metadata-global ------------------------------------------------------------------------------------------
+# --- metadata-global -----------------------------------------------------------------------------------
 
 #: Global total -> the per-model field it must be at least the sum of.
 _SUMS: Final = {
@@ -348,8 +366,8 @@ def _non_negative(value: object) -> bool:
     return (
         isinstance(value, (int, float))
         and not isinstance(value, bool)
-        and value == value
-        and 0 <= value < float("inf")
+        and math.isfinite(value)
+        and value >= 0
     )
 
 

@@ -1,42 +1,52 @@
-"""Runs the shipped conformance suite with pytest and turns its ledger into a result.
+"""One conformance run: resolve the server, send the probes and generated cases, judge, report.
 
-:func:`run_conformance` resolves the target first (so that a bad option or an unreachable
-server stops the run with one line before pytest starts), then runs the suite shipped in
-:mod:`qmcontract.conformance.suite` with its own pytest configuration, handing it the target
-and a :class:`~qmcontract.conformance.ledger.Ledger` through a plugin. JUnit XML comes from
-pytest's ``--junit-xml``.
+:func:`run_conformance` is what ``qmcontract conformance`` and the pytest suite call. It starts the
+embedded mock server when no URL is given (or judges an in-process ``httpx`` transport, which is
+how the tests check deliberately broken engines quickly), learns what the server serves, sends
+every probe family and then schemathesis's generated cases, and returns a
+:class:`~qmcontract.report.model.Report` whose exit code says 0 (every applicable sub-check ran and
+held), 1 (a rule broke), 2 (the run could not complete) or 3 (nothing broke, but something did not
+run). Anything that stops the run before it starts raises
+:class:`~qmcontract.conformance.target.ConformanceUsageError`.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import random
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any, Final
 
-import pytest
-from rich.console import Console
-
-from qmcontract.conformance import DEFAULT_MAX_EXAMPLES
-from qmcontract.conformance.ledger import Failure, Ledger, RuleRow
-from qmcontract.conformance.report import format_failures, rich_table
-from qmcontract.conformance.suite.plugin import PROVIDED_KEY, Provided
+from qmcontract.conformance.checks import Context, SendError
+from qmcontract.conformance.exchange import model as model_request
+from qmcontract.conformance.expect import Knowledge
+from qmcontract.conformance.judge import Judge
+from qmcontract.conformance.probes import FAMILIES, Plan, Probe, probes, unknown_names
+from qmcontract.conformance.sender import EngineSender, HttpSender
+from qmcontract.conformance.subchecks import SUBCHECKS, Facts
 from qmcontract.conformance.target import (
     ConformanceUsageError,
     Target,
-    embedded_target,
-    resolve_live_target,
+    embedded_server,
+    normalise_base_url,
+    resolve,
     token_from_env,
 )
-from qmcontract.engine import ResponseHook
+from qmcontract.engine import Engine
+from qmcontract.limits import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES
+from qmcontract.names import is_name
+from qmcontract.report.ledger import Ledger
+from qmcontract.report.model import Report
+from qmcontract.rules import ALL_RULES
 
-SUITE_DIR: Final = Path(__file__).resolve().parent / "suite"
+#: Served documents read up front to learn their LLMs (all of them, up to this many).
+MAX_DOCUMENTS_READ: Final = 64
 Progress = Callable[[str], None]
 
 
@@ -49,240 +59,251 @@ class ConformanceOptions:
     token_env: str | None = None
     max_examples: int = DEFAULT_MAX_EXAMPLES
     seed: int | None = None
-    junit_xml: Path | None = None
-    workers: int = 1
+    workers: int = 4
+    headers: tuple[tuple[str, str], ...] = ()
+    request_timeout: float = 30.0
+    rate_limit: float | None = None
+    rules: tuple[str, ...] = ()
+    exclude_rules: tuple[str, ...] = ()
 
-
-@dataclass(frozen=True)
-class ConformanceResult:
-    """The outcome of a run: the rule table, the failures and anything that stopped a test."""
-
-    base_url: str
-    embedded: bool
-    slugs: tuple[str, ...]
-    seed: int
-    max_examples: int
-    rows: tuple[RuleRow, ...]
-    failures: tuple[Failure, ...]
-    errors: tuple[str, ...]
-    requests: int
-    seconds: float
-
-    @property
-    def failed_rules(self) -> tuple[str, ...]:
-        """Rules broken at least once."""
-        return tuple(row.rule for row in self.rows if row.failed)
-
-    @property
-    def unexercised_rules(self) -> tuple[str, ...]:
-        """Rules that no request exercised, so the run cannot say they hold."""
-        return tuple(row.rule for row in self.rows if not row.checked)
-
-    @property
-    def ok(self) -> bool:
-        """Every rule was checked and holds, and nothing else went wrong."""
-        return not (self.failed_rules or self.unexercised_rules or self.errors)
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON report (``--report``)."""
-        return {
-            "ok": self.ok,
-            "base_url": self.base_url,
-            "embedded": self.embedded,
-            "slugs": list(self.slugs),
-            "seed": self.seed,
-            "max_examples": self.max_examples,
-            "requests": self.requests,
-            "seconds": round(self.seconds, 3),
-            "rules": [row.to_json() for row in self.rows],
-            "failed_rules": list(self.failed_rules),
-            "unexercised_rules": list(self.unexercised_rules),
-            "failures": [failure.to_json() for failure in self.failures],
-            "errors": list(self.errors),
-        }
-
-    def write_json(self, path: Path) -> None:
-        """Write the JSON report to ``path``."""
-        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-@dataclass
-class _RunnerPlugin:
-    """Hands the target and ledger to the suite; reports progress and anything that is not a rule."""
-
-    provided: Provided
-    progress: Progress | None
-    errors: list[str] = field(default_factory=list)
-
-    def pytest_configure(self, config: pytest.Config) -> None:
-        config.stash[PROVIDED_KEY] = self.provided
-
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed:
-            self.errors.append(f"{report.nodeid or 'collection'}: {_first_line(str(report.longrepr))}")
-
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-        excinfo = call.excinfo
-        if excinfo is None or excinfo.errisinstance((pytest.skip.Exception, pytest.fail.Exception)):
-            return
-        if not _is_rule_failure(excinfo.value):
-            self.errors.append(
-                f"{item.nodeid} ({call.when}): {excinfo.typename}: {_first_line(str(excinfo.value))}"
+    def excluded(self) -> frozenset[str]:
+        """The rules left out: those not in ``rules`` (when given) and those in ``exclude_rules``."""
+        unknown = sorted((set(self.rules) | set(self.exclude_rules)) - set(ALL_RULES))
+        if unknown:
+            raise ConformanceUsageError(
+                f"unknown rule id(s) {', '.join(unknown)}; valid: {', '.join(ALL_RULES)}"
             )
+        chosen = set(self.rules) or set(ALL_RULES)
+        return frozenset((set(ALL_RULES) - chosen) | set(self.exclude_rules))
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.progress is None or not (report.when == "call" or report.outcome != "passed"):
-            return
-        if report.when == "teardown" and report.passed:
-            return
-        outcome = "FAILED" if report.failed else report.outcome
-        requests = self.provided.ledger.requests
-        self.progress(f"{_label(report.nodeid):<44} {outcome:<8} {requests:>6} requests so far")
-
-
-def _is_rule_failure(exc: BaseException) -> bool:
-    """An assertion, or a group of them (schemathesis and hypothesis group several failures)."""
-    if isinstance(exc, AssertionError):
-        return True
-    inner = getattr(exc, "exceptions", None)
-    return isinstance(inner, tuple) and bool(inner) and all(_is_rule_failure(e) for e in inner)
-
-
-def _first_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else text
-
-
-def _label(nodeid: str) -> str:
-    name = nodeid.rsplit("::", 1)[-1]
-    if name.startswith("test_probes["):
-        return f"probes: {name[len('test_probes[') : -1]}"
-    if name.startswith("test_generated_requests"):
-        return "schemathesis: generated requests"
-    return "every rule exercised" if name.startswith("test_every_rule") else name
-
-
-def pytest_args(options: ConformanceOptions, seed: int) -> list[str]:
-    """The pytest command line that runs the shipped suite (``-c`` keeps any project's config out)."""
-    args = [
-        str(SUITE_DIR),
-        "-c",
-        str(SUITE_DIR / "pytest.ini"),
-        "--rootdir",
-        str(SUITE_DIR),
-        "-p",
-        "no:terminal",
-        "-p",
-        "no:qmcontract",
-        "-p",
-        "no:randomly",
-        "--assert=plain",
-        "--qm-max-examples",
-        str(options.max_examples),
-        "--qm-seed",
-        str(seed),
-        "--qm-workers",
-        str(options.workers),
-    ]
-    if options.junit_xml is not None:
-        args += ["--junit-xml", str(options.junit_xml)]
-    return args
-
-
-@contextmanager
-def _target(options: ConformanceOptions, hook: ResponseHook | None) -> Iterator[Target]:
-    token = token_from_env(options.token_env)
-    if options.base_url is None:
-        with embedded_target(token=token, slugs=options.slugs, hook=hook) as target:
-            yield target
-        return
-    if hook is not None:
-        raise ConformanceUsageError("a response hook only applies to the embedded server")
-    yield resolve_live_target(options.base_url, options.slugs, token)
+    def check(self) -> None:
+        """Raise ConformanceUsageError for options no run can use."""
+        if not 0 <= self.max_examples <= MAX_EXAMPLES:
+            raise ConformanceUsageError(f"--max-examples must be from 0 to {MAX_EXAMPLES:,}")
+        if not 1 <= self.workers <= 64:
+            raise ConformanceUsageError("--workers must be from 1 to 64")
+        if not 0 < self.request_timeout <= 3600:
+            raise ConformanceUsageError("--request-timeout must be more than 0 and at most 3600 seconds")
+        if self.rate_limit is not None and not 0 < self.rate_limit <= 1_000_000:
+            raise ConformanceUsageError("--rate-limit must be more than 0 requests per second")
+        self.excluded()
 
 
 def run_conformance(
-    options: ConformanceOptions, *, progress: Progress | None = None, hook: ResponseHook | None = None
-) -> ConformanceResult:
-    """Run the conformance suite against ``options.base_url`` (default: the embedded server).
-
-    ``hook`` is test-only: it rewrites every response of the embedded server, which is how
-    the mutation test builds deliberately broken servers. Raises
-    :class:`~qmcontract.conformance.target.ConformanceUsageError` before any test runs when the
-    options are unusable or the server cannot be reached.
-    """
-    if options.max_examples < 1 or options.workers < 1:
-        raise ConformanceUsageError("--max-examples and --workers must be at least 1")
+    options: ConformanceOptions,
+    *,
+    progress: Progress | None = None,
+    engine: Engine | None = None,
+) -> Report:
+    """Run the suite against ``options.base_url`` (default: the embedded server; or an in-process
+    ``engine``, which is how the tests judge deliberately broken engines quickly)."""
+    options.check()
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**32)
+    token = token_from_env(options.token_env)
     started = time.perf_counter()
-    with _target(options, hook) as target:
-        ledger = Ledger()
-        plugin = _RunnerPlugin(Provided(target, ledger), progress)
-        if progress is not None:
-            where = "the embedded mock server" if target.embedded else target.base_url
-            progress(f"testing {where} ({len(target.slugs)} known names, seed {seed})")
-        exit_code = pytest.main(pytest_args(options, seed), plugins=[plugin])
-    errors = list(plugin.errors)
-    if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        errors.append(f"pytest stopped with exit code {int(exit_code)}")
-    return ConformanceResult(
-        base_url=target.base_url,
-        embedded=target.embedded,
-        slugs=target.slugs,
-        seed=seed,
-        max_examples=options.max_examples,
-        rows=tuple(ledger.rows()),
-        failures=tuple(ledger.failures()),
-        errors=tuple(errors),
-        requests=ledger.requests,
-        seconds=time.perf_counter() - started,
+    with ExitStack() as stack:
+        ledger = Ledger(SUBCHECKS, excluded=options.excluded())
+        sender = _sender(options, engine, ledger, stack)
+        stack.callback(sender.close)
+        target = resolve(
+            sender, sender.base_url, options.slugs, token, embedded=engine is None and not options.base_url
+        )
+        run = _Run(options, target=target, ledger=ledger, sender=sender, seed=seed, progress=progress)
+        run.all()
+    return run.report(time.perf_counter() - started)
+
+
+def _sender(
+    options: ConformanceOptions, engine: Engine | None, ledger: Ledger, stack: ExitStack
+) -> HttpSender | EngineSender:
+    if engine is not None:
+        return EngineSender(engine, on_send=ledger.count_request)
+    base_url = (
+        normalise_base_url(options.base_url) if options.base_url else stack.enter_context(embedded_server())
     )
+    return HttpSender(
+        base_url,
+        headers=dict(options.headers),
+        timeout=options.request_timeout,
+        rate_limit=options.rate_limit,
+        on_send=ledger.count_request,
+    )
+
+
+class _Run:
+    """The state of one run: what it knows of the server, its ledger and its judge."""
+
+    def __init__(
+        self,
+        options: ConformanceOptions,
+        *,
+        target: Target,
+        ledger: Ledger,
+        sender: HttpSender | EngineSender,
+        seed: int,
+        progress: Progress | None,
+    ) -> None:
+        self.options, self.target, self.ledger, self.sender, self.seed = options, target, ledger, sender, seed
+        self.progress = progress
+        self.errors: list[str] = []
+        self.notes: list[str] = []
+        self._unknown = frozenset(unknown_names())
+        self._llms: set[str] = set()
+        self._all_documents_read = False
+        self.context = Context(
+            Knowledge(self._model_known, self._llm_known, _accepted_tokens(options, target)),
+            Facts(training_table=False, token_accepted=target.token_accepted),
+            token=target.token if target.token_accepted else None,
+            send=sender,
+            served=target.served,
+        )
+        self.judge = Judge(ledger, self.context, target.base_url)
+
+    def _model_known(self, name: str) -> bool | None:
+        if name in self.target.names:
+            return True
+        if (self.target.complete and is_name(name)) or name in self._unknown:
+            return False
+        return None
+
+    def _llm_known(self, name: str) -> bool | None:
+        if name in self._llms:
+            return True
+        if (self._all_documents_read and is_name(name)) or name in self._unknown:
+            return False
+        return None
+
+    def all(self) -> None:
+        """Learn the served documents, then run every probe family and the generated cases."""
+        self._read_documents()
+        where = "the embedded mock server" if self.target.embedded else self.target.base_url
+        self._say(f"testing {where}: {len(self.target.names)} known names, seed {self.seed}")
+        plan = Plan(self.target.probed, self.context.token or self.target.token)
+        for family in FAMILIES:
+            self._run_family(family, probes(family, plan, self.context))
+        if self.options.max_examples:
+            self._run_generated()
+
+    def _read_documents(self) -> None:
+        names = self.target.served or self.target.names
+        training_table = False
+        for name in names[:MAX_DOCUMENTS_READ]:
+            answer = self.context.fetch(model_request(name))
+            document = answer.document() if answer is not None else None
+            if document is None:
+                continue
+            weight = document.get("weight")
+            training_table |= isinstance(weight, dict) and weight.get("type") == "training_table"
+            for entry in document.get("models", []) if isinstance(document.get("models"), list) else []:
+                if isinstance(entry, dict) and is_name(entry.get("name")):
+                    self._llms.add(entry["name"])
+        self._all_documents_read = self.target.complete and len(names) <= MAX_DOCUMENTS_READ
+        self.context.facts = Facts(training_table=training_table, token_accepted=self.target.token_accepted)
+
+    def _run_family(self, family: str, batch: Sequence[Probe]) -> None:
+        before = len(self.ledger.failures())
+        if self.options.workers > 1:
+            with ThreadPoolExecutor(self.options.workers, thread_name_prefix="qmcontract-probe") as pool:
+                list(pool.map(self._probe, batch))
+        else:
+            for probe in batch:
+                self._probe(probe)
+        found = len(self.ledger.failures()) - before
+        outcome = f"{found} new failure(s)" if found else "ok"
+        sent = self.ledger.requests
+        self._say(f"probes: {family:<11} {len(batch):>4} probes  {outcome:<18} {sent:>6} requests so far")
+
+    def _probe(self, probe: Probe) -> None:
+        source = f"probe {probe.family}"
+        try:
+            exchange = self.sender(probe.request)
+        except SendError as exc:
+            self.judge.no_answer(probe.request, str(exc), source)
+            return
+        try:
+            self.judge(exchange, source)
+        except Exception as exc:  # a bug in a check must not hide the rest of the run
+            self.errors.append(
+                f"{source}: {probe.request.method} {probe.request.target[:120]}: {type(exc).__name__}: {exc}"
+            )
+
+    def _run_generated(self) -> None:
+        from qmcontract.conformance.generated import Generation, run_generated  # noqa: PLC0415 (schemathesis)
+
+        generation = Generation(
+            self.options.max_examples,
+            self.seed,
+            self.target.probed,
+            tuple(sorted(self._llms))[:64],
+            self.context.token,
+        )
+        with _scratch_hypothesis_storage():
+            problems = run_generated(
+                generation,
+                send=self.sender,
+                judge=self.judge,
+                knowledge=self.context.knowledge,
+                base_url=self.target.base_url,
+                progress=self.progress,
+            )
+        self.notes += problems
+
+    def _say(self, line: str) -> None:
+        if self.progress is not None:
+            self.progress(line)
+
+    def report(self, seconds: float) -> Report:
+        """The verdict of the run."""
+        notes = list(self.notes)
+        if not self.target.token_accepted:
+            notes.insert(
+                0,
+                "the server refused the made-up probe token, so the me=true checks did not run: "
+                "pass a real token with --token-env VAR",
+            )
+        return Report(
+            title="qmcontract conformance",
+            target="the embedded mock server" if self.target.embedded else self.target.base_url,
+            rows=tuple(self.ledger.rows(self.context.facts)),
+            failures=tuple(self.ledger.failures()),
+            requests=self.ledger.requests,
+            seconds=seconds,
+            seed=self.seed,
+            errors=tuple(self.errors),
+            notes=tuple(notes),
+            settings=self._settings(),
+        )
+
+    def _settings(self) -> dict[str, Any]:
+        token = "--token-env" if self.options.token_env else "a made-up probe token"
+        return {
+            "known_names": len(self.target.names),
+            "all_names_known": self.target.complete,
+            "max_examples": self.options.max_examples,
+            "workers": self.options.workers,
+            "token": f"{token} ({'accepted' if self.target.token_accepted else 'refused'})",
+            "excluded_rules": sorted(self.options.excluded()),
+        }
+
+
+def _accepted_tokens(options: ConformanceOptions, target: Target) -> frozenset[str] | None:
+    """None when the server took a made-up token (so it takes any); else the token it took, if any."""
+    if options.token_env is None and target.token_accepted:
+        return None
+    return frozenset({target.token}) if target.token_accepted and target.token else frozenset()
 
 
 @contextmanager
-def scratch_hypothesis_storage() -> Iterator[None]:
-    """Keep hypothesis's files (it caches constants even without a database) out of the cwd.
-
-    For a fresh process such as the CLI: hypothesis fixes its storage directory on first use.
-    """
+def _scratch_hypothesis_storage() -> Iterator[None]:
+    """Keep hypothesis's files (it caches even without a database) out of the working directory."""
     variable = "HYPOTHESIS_STORAGE_DIRECTORY"
-    previous = os.environ.get(variable)
+    if os.environ.get(variable):
+        yield
+        return
     with tempfile.TemporaryDirectory(prefix="qmcontract-hypothesis-") as scratch:
-        os.environ[variable] = previous or scratch
+        os.environ[variable] = scratch
         try:
             yield
         finally:
-            if previous is None:
+            with contextlib.suppress(KeyError):
                 del os.environ[variable]
-
-
-def show_result(result: ConformanceResult, console: Console | None = None) -> None:
-    """Print the rule table, then each failure with its reproduction, then a one-line verdict."""
-    console = console if console is not None else Console(highlight=False, soft_wrap=True)
-    where = "embedded mock server" if result.embedded else result.base_url
-    title = f"qmcontract conformance: {where}"
-    console.print(rich_table(result.rows, title=title))
-    if result.failures:
-        console.print("\n[bold]Failures[/] (rule, JSON pointer, why; then a reproduction):", markup=True)
-        console.print(format_failures(result.failures), markup=False)
-    for error in result.errors:
-        console.print(f"error: {error}", markup=False)
-    console.print(
-        f"\n{result.requests} requests in {result.seconds:.1f} s, seed {result.seed} "
-        f"(repeat with --seed {result.seed})",
-        markup=False,
-    )
-    console.print(_verdict(result), markup=False)
-
-
-def _verdict(result: ConformanceResult) -> str:
-    if result.ok:
-        return f"all {len(result.rows)} rules hold"
-    parts = []
-    if result.failed_rules:
-        parts.append(f"broken: {', '.join(result.failed_rules)}")
-    if result.unexercised_rules:
-        parts.append(f"never exercised: {', '.join(result.unexercised_rules)}")
-    if result.errors:
-        parts.append(f"{len(result.errors)} test error(s)")
-    return "; ".join(parts)

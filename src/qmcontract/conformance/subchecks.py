@@ -44,7 +44,7 @@ SUBCHECKS: Final[dict[str, dict[str, Need]]] = {
     "llm-params": _faces(_DOCUMENT_FACES),
     "metadata-presence": _faces(("model", "llm", "post")),
     "metadata-values": _faces(("model", "llm", "post")),
-    "slug-echo": _faces(("model", "llm", "known-model", "known-llm")),
+    "slug-echo": _faces(("model", "llm", "known-model")),
     "not-found": _faces(
         ("malformed-model", "unknown-model", "malformed-llm", "unknown-llm", "unserved-model", "unserved-llm")
     ),

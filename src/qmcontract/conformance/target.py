@@ -1,9 +1,13 @@
-"""The server under test: its base URL, the names known to exist there, and the caller's token.
+"""The server under test: where it is, which names it serves, and which token it accepts.
 
-A live server is named by URL; its known names come from ``--slug`` options or, failing
-that, from ``GET /query_models`` (``{"data": [names]}``) when the server offers it.
-Anything that stops a run before it starts (no names, an unset token variable, an
-unreachable server) is a :class:`ConformanceUsageError`: one clear line, exit code 2.
+A live server is named by URL. Its names come from ``--slug`` and from its own list
+(``GET /query_models``, every page): the list is evidence as well as set-up, so a malformed list
+answer is judged by the checks like any other, and only an unreachable server, or a missing list
+route when no ``--slug`` is given, stops the run. A token given with ``--token-env`` that the
+server refuses stops the run with one line; without one, the run tries a made-up probe token,
+and if the server refuses it the ``me`` checks are reported as not exercised.
+
+Anything that stops a run before it starts is a :class:`ConformanceUsageError`: one line, exit 2.
 """
 
 from __future__ import annotations
@@ -12,40 +16,51 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-import httpx
-
-from qmcontract.catalog import load_catalog
-from qmcontract.engine import ResponseHook
+from qmcontract.conformance import exchange as build
+from qmcontract.conformance.checks import Sender, SendError
+from qmcontract.conformance.exchange import Exchange
+from qmcontract.conformance.probes import PROBE_TOKEN
 from qmcontract.errors import QmContractError
 from qmcontract.names import is_name
-from qmcontract.server import running_server
+from qmcontract.wire import Request
 
-#: The token sent to the embedded mock server, which accepts any non-empty token.
-EMBEDDED_TOKEN: Final = "qmcontract-conformance-token"
-#: At most this many discovered names are probed (the list endpoint returns them sorted).
-MAX_DISCOVERED: Final = 16
-LIST_PATH: Final = "/query_models"
+#: Pages of 1000 names read from the list before the run stops counting (the rest are not known).
+MAX_LIST_PAGES: Final = 10
+#: Names the per-name probes use at most (in list order).
+MAX_PROBED: Final = 16
 
 
 class ConformanceUsageError(QmContractError):
-    """The run cannot start: bad options, no known names, or an unreachable server."""
+    """The run cannot start: bad options, no known names, a refused token, or an unreachable server."""
 
 
 @dataclass(frozen=True)
 class Target:
-    """A server to test. The token is never printed."""
+    """A server to test, as the run knows it. The token is never printed."""
 
     base_url: str
-    slugs: tuple[str, ...]
+    names: tuple[str, ...]
+    served: tuple[str, ...] = ()
     token: str | None = field(default=None, repr=False)
+    token_accepted: bool = True
     embedded: bool = False
+
+    @property
+    def probed(self) -> tuple[str, ...]:
+        """The names the per-name probes use."""
+        return self.names[:MAX_PROBED]
+
+    @property
+    def complete(self) -> bool:
+        """True when every served name is known (so any other name is not served)."""
+        return bool(self.served)
 
 
 def normalise_base_url(url: str) -> str:
-    """The base URL without a trailing slash; raises when it is not an http(s) URL."""
-    if not url.startswith(("http://", "https://")):
+    """The base URL without a trailing slash; a usage error when it is not an http(s) URL."""
+    if not url.startswith(("http://", "https://")) or len(url) <= len("https://"):
         raise ConformanceUsageError(f"{url!r} is not an http:// or https:// URL")
     return url.rstrip("/")
 
@@ -60,71 +75,65 @@ def token_from_env(variable: str | None) -> str | None:
     return value
 
 
-def _get(client: httpx.Client, url: str) -> httpx.Response:
+def _ask(send: Sender, request: Request, base_url: str) -> Exchange:
     try:
-        return client.get(url)
-    except httpx.HTTPError as exc:
-        raise ConformanceUsageError(f"cannot reach {url}: {type(exc).__name__}: {exc}") from None
+        return send(request)
+    except SendError as exc:
+        raise ConformanceUsageError(f"cannot reach {base_url}{request.target}: {exc}") from None
 
 
-def check_reachable(client: httpx.Client, base_url: str, slug: str) -> None:
-    """Raise :class:`ConformanceUsageError` unless the server answers at all."""
-    _get(client, f"{base_url}/query_models/{slug}")
+def list_everything(send: Sender, base_url: str) -> tuple[list[str], bool, int]:
+    """Every well-formed name the list holds, whether that was all of them, and the first status."""
+    names: list[str] = []
+    first_status = 0
+    for page in range(MAX_LIST_PAGES):
+        answer = _ask(send, build.listing([("count", "1000"), ("offset", str(page * 1000))]), base_url)
+        first_status = first_status or answer.status
+        data = answer.parsed.get("data") if answer.status == 200 and isinstance(answer.parsed, dict) else None
+        if not isinstance(data, list):
+            return names, False, first_status
+        names += [name for name in data if is_name(name) and name not in names]
+        if len(data) < 1000:
+            return names, True, first_status
+    return names, False, first_status
 
 
-def discover_slugs(client: httpx.Client, base_url: str, *, limit: int = MAX_DISCOVERED) -> tuple[str, ...]:
-    """Names from ``GET /query_models``; raises a usage error when the server does not list any."""
-    url = base_url + LIST_PATH
-    response = _get(client, url)
-    hint = "pass the names of existing Query Models with --slug NAME"
-    if response.status_code != 200:
-        raise ConformanceUsageError(f"GET {url} gave {response.status_code}, so no names to test: {hint}")
-    names = _names_of(response)
-    if not names:
-        raise ConformanceUsageError(f'GET {url} did not return {{"data": [names]}}: {hint}')
-    return tuple(names[:limit])
-
-
-def _names_of(response: httpx.Response) -> list[str]:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return []
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        return []
-    return [name for name in data if is_name(name)]
-
-
-def resolve_live_target(
-    base_url: str, slugs: Sequence[str], token: str | None, *, timeout: float = 30.0
+def resolve(
+    send: Sender, base_url: str, slugs: Sequence[str], token: str | None, *, embedded: bool = False
 ) -> Target:
-    """A live server: checks that it answers, and discovers names when none are given."""
-    base_url = normalise_base_url(base_url)
+    """What the run knows of a server: its names, whether that is all of them, and its token."""
     bad = [slug for slug in slugs if not is_name(slug)]
     if bad:
         raise ConformanceUsageError(f"--slug {bad[0]!r} is not a Query Model name (22 base62 characters)")
-    with httpx.Client(timeout=timeout) as client:
-        if slugs:
-            check_reachable(client, base_url, slugs[0])
-            names = tuple(dict.fromkeys(slugs))
-        else:
-            names = discover_slugs(client, base_url)
-    return Target(base_url, names, token)
+    listed, complete, status = list_everything(send, base_url)
+    if not slugs and status in (404, 405):
+        raise ConformanceUsageError(
+            f"GET {base_url}/query_models answered {status}, so there are no names to test: "
+            "pass the names of existing Query Models with --slug NAME"
+        )
+    names = tuple(dict.fromkeys([*slugs, *listed]))
+    served = tuple(listed) if complete and listed and not set(slugs) - set(listed) else ()
+    probe = token if token is not None else PROBE_TOKEN
+    refused = bool(names) and _refuses(send, base_url, names[0], probe)
+    if refused and token is not None:
+        request = f"GET /query_models/{names[0]}?metadata=true&me=true"
+        raise ConformanceUsageError(f"the server refused the token of --token-env (401 to {request})")
+    return Target(base_url, names, served, probe, not refused, embedded)
+
+
+def _refuses(send: Sender, base_url: str, name: str, token: str) -> bool:
+    """Whether the server answers 401 to a ``me=true`` request carrying ``token``."""
+    answer = _ask(
+        send, build.model(name, [("metadata", "true"), ("me", "true")], authorization=token), base_url
+    )
+    return answer.status == 401
 
 
 @contextmanager
-def embedded_target(
-    *, token: str | None = None, slugs: Sequence[str] = (), hook: ResponseHook | None = None
-) -> Iterator[Target]:
-    """Start the embedded mock server on a free port; its catalogue's names are the known ones.
+def embedded_server() -> Iterator[str]:
+    """Start the embedded mock server (the shipped catalogue) on a free loopback port."""
+    from qmcontract.catalog import load_catalog  # noqa: PLC0415 (uvicorn loads only for the embedded run)
+    from qmcontract.server import running_server  # noqa: PLC0415
 
-    ``hook`` rewrites every response (test-only: the mutation test builds broken servers
-    with it); nothing passes one by default.
-    """
-    catalog = load_catalog()
-    names = tuple(slugs) or tuple(catalog.names())
-    with running_server(catalog, hook=hook, access_log=False) as base_url:
-        yield Target(
-            normalise_base_url(base_url), names, token if token is not None else EMBEDDED_TOKEN, True
-        )
+    with running_server(load_catalog(), access_log=False) as base_url:
+        yield base_url

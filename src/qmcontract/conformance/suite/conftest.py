@@ -1,3 +1,3 @@
-"""Loads the suite's plugin when pytest runs this directory (``qmcontract conformance`` does)."""
+"""Loads the suite's plugin when pytest runs this directory."""
 
 from qmcontract.conformance.suite.plugin import *  # noqa: F403

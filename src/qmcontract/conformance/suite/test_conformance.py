@@ -1,39 +1,30 @@
-"""The conformance suite: targeted probes, schemathesis-generated requests, and rule coverage.
+"""The conformance suite as pytest tests: one test per rule of the contract.
 
-Run it with ``qmcontract conformance [URL]``, or with pytest from a checkout
-(``pytest contract_tests [--qm-base-url URL --qm-slug NAME ...]``).
+pytest contract_tests                                  # against the embedded mock server
+pytest contract_tests --qm-server URL --qm-slug NAME   # against a live server
+
+A rule that broke fails with every failure and its reproduction; one that did not run (not
+exercised), cannot run (not applicable) or was left out (excluded) is skipped, saying which.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from qmcontract.conformance.probes import FAMILIES
-from qmcontract.conformance.report import format_failures
-from qmcontract.conformance.suite.plugin import SCHEMA, SuiteRun
+from qmcontract.report.model import Report
+from qmcontract.report.text import format_failures
+from qmcontract.rules import ALL_RULES
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_probes(family: str, qm_run: SuiteRun) -> None:
-    """Every rule on the deterministic probes of one family."""
-    failures = qm_run.probe(family)
-    if failures:
-        pytest.fail(format_failures(failures, per_rule=None), pytrace=False)
-
-
-@SCHEMA.parametrize()  # type: ignore[untyped-decorator]
-def test_generated_requests(case: Any, qm_run: SuiteRun) -> None:
-    """Every rule, and the built-in schemathesis checks the contract supports, on generated requests."""
-    qm_run.call_and_check(case)
-
-
-def test_every_rule_was_exercised(request: pytest.FixtureRequest, qm_run: SuiteRun) -> None:
-    """Each rule of the contract was checked at least once (only when the whole suite ran)."""
-    names = {getattr(item, "originalname", item.name) for item in request.session.items}
-    probes = sum(1 for item in request.session.items if getattr(item, "originalname", "") == "test_probes")
-    if probes < len(FAMILIES) or "test_generated_requests" not in names:
-        pytest.skip("only part of the suite was selected")
-    idle = [row.rule for row in qm_run.ledger.rows() if row.checked == 0]
-    assert not idle, f"rules never exercised: {', '.join(idle)}"
+@pytest.mark.parametrize("rule", ALL_RULES)
+def test_rule(rule: str, qm_report: Report) -> None:
+    """The rule held on every request that exercised it."""
+    row = next(row for row in qm_report.rows if row.rule == rule)
+    if row.status == "failed":
+        found = [failure for failure in qm_report.failures if failure.rule == rule]
+        pytest.fail(
+            f"{row.failed} request(s) broke {rule}:\n{format_failures(found, per_rule=None)}", pytrace=False
+        )
+    if row.status != "ok":
+        subchecks = ", ".join(f"{sub.subcheck}: {sub.status}" for sub in row.subchecks if sub.status != "ok")
+        pytest.skip(f"{rule} {row.status} ({subchecks})")

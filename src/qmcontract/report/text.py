@@ -31,12 +31,11 @@ STYLES: Final = {
 
 def plain_table(rows: Sequence[RuleRow]) -> str:
     """The rule table as fixed-width text."""
-    width = max(len(row.rule) for row in rows)
+    width = max((len(row.rule) for row in rows), default=len("rule"))
     lines = [f"{'rule':<{width}}  {'kind':<8}  {'checked':>7}  {'failed':>6}  {'sub-checks':>10}  status"]
     for row in rows:
-        lines.append(
-            f"{row.rule:<{width}}  {row.kind:<8}  {row.checked:>7}  {row.failed:>6}  {_ran(row):>10}  {row.status}"
-        )
+        counts = f"{row.checked:>7}  {row.failed:>6}  {_ran(row):>10}"
+        lines.append(f"{row.rule:<{width}}  {row.kind:<8}  {counts}  {row.status}")
     return "\n".join(lines)
 
 
@@ -103,7 +102,8 @@ def show(report: Report, console: Console | None = None) -> None:
     console.print(rich_table(report))
     if report.failures:
         console.print(
-            "\n[bold]Failures[/] (rule and sub-check, request, then JSON pointer and why, then a reproduction):"
+            "\n[bold]Failures[/] (rule and sub-check, request, "
+            "then JSON pointer and why, then a reproduction):"
         )
         console.print(format_failures(report.failures), markup=False)
     missing = not_exercised_lines(report)

@@ -22,7 +22,7 @@ def junit_tree(report: Report) -> ET.ElementTree[ET.Element]:
         suites,
         "testsuite",
         name=report.title,
-        tests=str(len(report.rows)),
+        tests=str(len(report.rows) + len(report.errors)),
         failures=str(failed),
         errors=str(len(report.errors)),
         skipped=str(skipped),

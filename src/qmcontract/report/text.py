@@ -31,7 +31,7 @@ STYLES: Final = {
 
 def plain_table(rows: Sequence[RuleRow]) -> str:
     """The rule table as fixed-width text."""
-    width = max(len(row.rule) for row in rows)
+    width = max((len(row.rule) for row in rows), default=len("rule"))
     lines = [f"{'rule':<{width}}  {'kind':<8}  {'checked':>7}  {'failed':>6}  {'sub-checks':>10}  status"]
     for row in rows:
         counts = f"{row.checked:>7}  {row.failed:>6}  {_ran(row):>10}"

@@ -445,3 +445,38 @@ def test_the_console_script_runs_a_default_run_in_a_fresh_process(tmp_path: Path
     assert "rules hold" in done.stdout and "probes: documents" in done.stderr
     assert json.loads((tmp_path / "r.json").read_text())["verdict"].startswith(f"{len(ALL_RULES)} rules hold")
     assert not (tmp_path / ".hypothesis").exists() and not (tmp_path / ".schemathesis").exists()
+
+
+def test_the_checks_plug_into_a_plain_schemathesis_run():
+    import requests
+    from schemathesis.core.transport import Response as SchemathesisResponse
+
+    from qmcontract.conformance import schemathesis_hooks as hooks
+
+    prepared = requests.Request("GET", "http://127.0.0.1:1/query_models/abc?metadata=yes").prepare()
+    good = SchemathesisResponse(
+        400, {"content-type": ["application/json"]}, b'{"code":400,"message":"x"}', prepared, 0.0, True
+    )
+    hooks.qmcontract_error_body(None, good, None)
+    hooks.qmcontract_status(None, good, None)
+    wrong = SchemathesisResponse(404, {"content-type": ["text/plain"]}, b"Not Found", prepared, 0.0, True)
+    with pytest.raises(AssertionError, match="error-body"):
+        hooks.qmcontract_error_body(None, wrong, None)
+    with pytest.raises(AssertionError, match="bad-request"):
+        hooks.qmcontract_status(None, wrong, None)
+
+
+def test_a_real_run_writes_reports_that_agree(catalog: Catalog, tmp_path: Path):
+    from qmcontract.report.html import render_html
+
+    def unknown_is_400(request: Request, response: Response) -> Response:
+        if response.status == 404:
+            return Response(400, response.headers, response.body.replace(b'"code":404', b'"code":400'))
+        return response
+
+    report = run_conformance(FAST, engine=Engine(catalog, hook=unknown_is_400))
+    page = render_html(report)
+    row = next(row for row in report.rows if row.rule == "not-found")
+    assert row.status == "failed"
+    assert page.count('<details class="failure" data-rule="not-found"') == row.failed
+    assert page.count('<details class="failure"') == len(report.failures)

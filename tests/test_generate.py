@@ -18,11 +18,20 @@ from click.testing import CliRunner, Result
 
 from qmcontract import validate_query_model
 from qmcontract.breakers import metadata_requested
+from qmcontract.canonical import (
+    DEFAULTS,
+    EMPTY_DEFAULTS,
+    LLM_KEYS,
+    PROVIDER_DEFAULTS,
+    REASONING_DEFAULTS,
+    normalise_llm,
+)
 from qmcontract.cli import cli
 from qmcontract.errors import QmContractError
-from qmcontract.generate import BitChooser, generate_documents, seeded_chooser, write_json_files
+from qmcontract.generate import generate_documents, write_json_files
 from qmcontract.names import is_name
 from qmcontract.rules import DOCUMENT_RULES, METADATA_FIELDS
+from qmcontract.sampler import MODES, PARAMETER_VALUES, BitChooser, default_sampler, seeded_chooser
 
 #: sha256 of ``generate --count 40 --seed 7 --metadata --format jsonl`` and of
 #: ``generate --count 39 --seed 3 --invalid all --format jsonl``. The output must be the same bytes on
@@ -258,3 +267,29 @@ def test_generate_as_a_subprocess():
     )
     assert completed.stdout == _invoke("--count", "3", "--format", "jsonl").stdout_bytes
     assert completed.stderr == b""
+
+
+# --- the sampler's defaults come from canonical ------------------------------------------------------
+
+
+def test_every_optional_parameter_has_a_value_sampler_in_hash_order():
+    assert list(PARAMETER_VALUES) == [key for key in LLM_KEYS if key not in ("id", "mode", "weight")]
+    assert set(DEFAULTS) | set(EMPTY_DEFAULTS) <= set(PARAMETER_VALUES)
+
+
+@pytest.mark.parametrize("key", [key for key in PARAMETER_VALUES if key != "reasoning_effort"])
+def test_default_samplers_write_canonicals_defaults_which_normalisation_drops(key: str):
+    chooser = seeded_chooser(4)
+    written = []
+    for mode in MODES:
+        llm = {"id": "openai/gpt-5-mini", "mode": mode, "weight": {"type": "static", "weight": 1}}
+        for _ in range(12):
+            value = default_sampler(key)(chooser, llm)
+            written.append(value)
+            assert key not in normalise_llm({**llm, key: value}), (key, value)
+    if key in DEFAULTS:
+        assert all(value == DEFAULTS[key] for value in written)
+    if key == "provider":
+        assert {sub for value in written for sub in value} == set(PROVIDER_DEFAULTS)
+    if key == "reasoning":
+        assert {sub for value in written for sub in value} == set(REASONING_DEFAULTS)

@@ -17,8 +17,8 @@ from hypothesis.errors import InvalidArgument
 from qmcontract import build_query_model, validate_query_model
 from qmcontract.breakers import BREAKERS, metadata_requested
 from qmcontract.canonical import LLM_KEYS, PROVIDER_KEYS
-from qmcontract.generate import MODES
 from qmcontract.rules import DOCUMENT_RULES, METADATA_FIELDS
+from qmcontract.sampler import MODES
 from qmcontract.strategies import (
     invalid_query_models,
     query_llm_definitions,

@@ -1,7 +1,8 @@
 """Breaking a valid document so that exactly one document rule fails: one function per rule.
 
-Both faces that make invalid documents call these functions: the hypothesis strategy
-``invalid_query_models`` and ``qmcontract generate --invalid``. A breaker changes the document
+Both faces that make invalid documents call :func:`invalid_query_model`: the hypothesis strategy
+``invalid_query_models`` and ``qmcontract generate --invalid``. The breakers sit on top of the
+sampler (:mod:`qmcontract.sampler`), which never imports them. A breaker changes the document
 and then re-derives, with the core's own functions, every computed field that the change would
 otherwise also break (LLM names, order and indexes, training-table names and indexes, the
 model name), so that the validator reports the named rule and nothing else.
@@ -18,25 +19,27 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from qmcontract.canonical import COMPUTED_LLM_KEYS, LLM_KEYS, PROVIDER_LIST_KEYS, normalise_llm
-from qmcontract.generate import (
+from qmcontract.canonical import COMPUTED_LLM_KEYS, LLM_KEYS, PROVIDER_LIST_KEYS, copy_json, normalise_llm
+from qmcontract.model import assemble
+from qmcontract.names import hash_name, model_training_table_name
+from qmcontract.rules import METADATA_FIELDS
+from qmcontract.sampler import (
     EMBEDDINGS_MODELS,
     INT32_MAX,
     MAX_LLMS,
     PROVIDERS,
     STOP_SEQUENCES,
+    WEIGHT_TYPES,
     Chooser,
     WeightType,
-    copy_json,
     count,
     distinct,
     llm_weight,
+    one_in,
     pick,
     positive,
+    query_model,
 )
-from qmcontract.model import assemble
-from qmcontract.names import hash_name, model_training_table_name
-from qmcontract.rules import METADATA_FIELDS
 
 Document = dict[str, Any]
 Change = Callable[[Document, Chooser], Document]
@@ -506,3 +509,30 @@ def break_document(document: Document, rule: str, chooser: Chooser) -> Document:
     the training-table rules, the nine metadata fields for the metadata rules.
     """
     return BREAKERS[rule].apply(document, chooser)
+
+
+def invalid_query_model(
+    chooser: Chooser,
+    rule: str,
+    *,
+    weight: WeightType | None = None,
+    metadata: bool | None = None,
+    min_llms: int = 1,
+    max_llms: int = 16,
+    portable: bool = False,
+) -> Document:
+    """A document that breaks exactly ``rule``; the rule's needs override ``weight``/``metadata``."""
+    breaker = BREAKERS[rule]
+    kind = breaker.weight or weight or pick(chooser, WEIGHT_TYPES)
+    with_metadata = breaker.metadata if breaker.metadata is not None else metadata
+    if with_metadata is None:
+        with_metadata = one_in(chooser, 2)
+    base = query_model(
+        chooser,
+        weight=kind,
+        min_llms=min_llms,
+        max_llms=max_llms,
+        metadata=with_metadata,
+        portable=portable,
+    )
+    return break_document(base, rule, chooser)

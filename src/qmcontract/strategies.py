@@ -29,9 +29,10 @@ from typing import Any, Final, TypeVar
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from qmcontract.breakers import metadata_requested
+from qmcontract.breakers import invalid_query_model, metadata_requested
 from qmcontract.errors import QmContractError
-from qmcontract.generate import (
+from qmcontract.rules import DOCUMENT_RULES
+from qmcontract.sampler import (
     BLOCK_BITS,
     MODES,
     BitChooser,
@@ -39,13 +40,11 @@ from qmcontract.generate import (
     WeightType,
     check_llm_bounds,
     check_weight,
-    invalid_query_model,
     llm_definition,
     model_definition,
     pick,
     query_model,
 )
-from qmcontract.rules import DOCUMENT_RULES
 
 __all__ = [
     "invalid_query_models",

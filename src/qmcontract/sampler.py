@@ -425,7 +425,7 @@ def ascending_keys(bias: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def llm_definition(
-    chooser: Chooser, *, weight: WeightType, modes: Sequence[str] = MODES, portable: bool = False
+    chooser: Chooser, *, weight: WeightType, modes: Sequence[str] = MODES, portable: bool = True
 ) -> dict[str, Any]:
     """One Query LLM as a user writes it: defaults, ``null`` options and unsorted lists included.
 
@@ -488,7 +488,7 @@ def model_definition(
     weight: WeightType | None = None,
     min_llms: int = 1,
     max_llms: int = 16,
-    portable: bool = False,
+    portable: bool = True,
 ) -> dict[str, Any]:
     """A Query Model definition ``{weight, models}`` with duplicate LLMs now and then."""
     size = chooser.size(min_llms, max_llms)
@@ -553,7 +553,7 @@ def query_model(
     min_llms: int = 1,
     max_llms: int = 16,
     metadata: bool = False,
-    portable: bool = False,
+    portable: bool = True,
 ) -> dict[str, Any]:
     """A valid response document (with the nine metadata fields when ``metadata``)."""
     definition = model_definition(
@@ -563,7 +563,7 @@ def query_model(
 
 
 def query_llm(
-    chooser: Chooser, *, weight: WeightType | None = None, metadata: bool = False, portable: bool = False
+    chooser: Chooser, *, weight: WeightType | None = None, metadata: bool = False, portable: bool = True
 ) -> dict[str, Any]:
     """A valid ``GET /query_llms/{name}`` entry (with the nine metadata fields when ``metadata``)."""
     kind: WeightType = pick(chooser, WEIGHT_TYPES) if weight is None else weight

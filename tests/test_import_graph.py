@@ -9,6 +9,7 @@ loaded lazily by name, and modules import only ``__version__`` from it.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import qmcontract
@@ -53,6 +54,7 @@ def _imported(tree: ast.AST, package: str) -> set[str]:
     return found
 
 
+@functools.cache
 def import_graph() -> dict[str, set[str]]:
     """Module -> the package modules it imports (the package root excluded)."""
     paths = {_module_name(path): path for path in PACKAGE.rglob("*.py")}

@@ -36,6 +36,8 @@ from qmcontract.strategies import (
 from qmcontract.wire import Request
 
 QUICK = settings(max_examples=60, deadline=None, database=None, derandomize=True)
+#: For properties of the LLM entries and the POST bodies, whose parts QUICK already covers one by one.
+QUICKER = settings(max_examples=25, deadline=None, database=None, derandomize=True)
 
 
 def _collect(strategy: st.SearchStrategy[Any], examples: int) -> list[Any]:
@@ -119,6 +121,8 @@ def test_definitions_cover_what_normalisation_must_handle():
     assert any(llm.get("models") for llm in llms), "fallback models"
     assert any(_has_duplicates(definition) for definition in definitions), "duplicate LLMs"
     assert any(_has_weight_twins(definition) for definition in definitions), "LLMs differing in weight only"
+    assert sum(len(keys) > 1 for keys in _bias_keys(definitions)) >= 10, "multi-key logit_bias"
+    assert all(_ascending(keys) for keys in _bias_keys(definitions)), "portable by default"
 
 
 def _unsorted(value: Any) -> bool:
@@ -138,7 +142,7 @@ def _has_weight_twins(definition: dict[str, Any]) -> bool:
 
 
 @given(pair=invalid_query_models())
-@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@settings(max_examples=100, deadline=None, database=None, derandomize=True)  # and 60 per rule below
 def test_invalid_documents_break_exactly_their_rule(pair: tuple[dict[str, Any], str]):
     document, rule = pair
     violations = validate_query_model(document, metadata=metadata_requested(document))
@@ -183,7 +187,7 @@ def _json(value: Any) -> str:
 @pytest.mark.parametrize("metadata", [False, True])
 @pytest.mark.parametrize("weight", [None, "static", "training_table"])
 def test_query_llms_are_what_build_query_llm_answers(weight: Any, metadata: bool):
-    @QUICK
+    @QUICKER
     @given(query_llms(weight=weight, metadata=metadata))
     def check(entry: dict[str, Any]) -> None:
         assert validate_query_llm(entry, metadata=metadata) == []
@@ -203,7 +207,7 @@ def test_query_llms_cover_both_weights():
 
 
 @given(pair=invalid_query_llms())
-@settings(max_examples=150, deadline=None, database=None, derandomize=True)
+@settings(max_examples=60, deadline=None, database=None, derandomize=True)  # and 25 per rule below
 def test_invalid_llm_entries_break_exactly_their_rule(pair: tuple[dict[str, Any], str]):
     entry, rule = pair
     violations = validate_query_llm(entry, metadata=metadata_requested(entry))
@@ -229,7 +233,7 @@ def _post(engine: Engine, path: str, body: Any) -> tuple[int, Any]:
 def test_model_definitions_are_post_query_models_bodies(weight: Any):
     engine = Engine(Catalog())
 
-    @QUICK
+    @QUICKER
     @given(query_model_definitions(weight=weight))
     def check(definition: dict[str, Any]) -> None:
         status, answer = _post(engine, "/query_models", definition)
@@ -243,7 +247,7 @@ def test_model_definitions_are_post_query_models_bodies(weight: Any):
 def test_llm_definitions_are_post_query_llms_bodies(weight: Any):
     engine = Engine(Catalog())
 
-    @QUICK
+    @QUICKER
     @given(query_llm_definitions(weight=weight))
     def check(llm: dict[str, Any]) -> None:
         status, answer = _post(engine, "/query_llms", llm)
@@ -271,18 +275,15 @@ def _ascending(keys: list[str]) -> bool:
 
 
 def test_strategies_are_portable_by_default_and_keep_drawn_order_when_asked():
-    portable = _collect(query_model_definitions(), 150)
-    drawn = _collect(query_model_definitions(portable=False), 150)
-    assert all(_ascending(keys) for keys in _bias_keys(portable))
-    assert any(len(keys) > 1 for keys in _bias_keys(portable))
+    drawn = _collect(query_model_definitions(portable=False), 60)
     assert not all(_ascending(keys) for keys in _bias_keys(drawn)), "portable=False keeps drawn order"
-    for strategy in (query_models(), query_llms(), query_llm_definitions()):
-        assert all(_ascending(keys) for keys in _bias_keys(_collect(strategy, 60)))
+    for strategy in (query_models(max_llms=4), query_llms(), query_llm_definitions()):
+        assert all(_ascending(keys) for keys in _bias_keys(_collect(strategy, 40)))
 
 
 def test_invalid_strategies_are_portable_too():
-    documents = [document for document, _ in _collect(invalid_query_models(rules=["model-name"]), 40)]
-    entries = [entry for entry, _ in _collect(invalid_query_llms(rules=["llm-name"]), 40)]
+    documents = [document for document, _ in _collect(invalid_query_models(rules=["model-name"]), 25)]
+    entries = [entry for entry, _ in _collect(invalid_query_llms(rules=["llm-name"]), 25)]
     assert all(_ascending(keys) for keys in _bias_keys([documents, entries]))
 
 

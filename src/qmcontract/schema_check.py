@@ -186,7 +186,7 @@ def _flatten_python(error: jsonschema.ValidationError, base: JsonPath) -> Iterat
     yield SchemaError(path, str(error.validator), error.instance, message)
 
 
-def _python_type_const(branch: list[jsonschema.ValidationError]) -> Any:
+def _python_type_const(branch: list[Any]) -> Any:
     for error in branch:
         if error.validator == "const" and tuple(error.path) == ("type",):
             return error.validator_value

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 contract violations, 2 usage error or unreadable input 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -172,9 +173,15 @@ def test_missing_file_exits_2(tmp_path: Path, command: str) -> None:
     _assert_one_line_usage_error(_invoke(command, str(tmp_path / "absent.json")), "no such file")
 
 
-@pytest.mark.parametrize("command", ["build", "validate"])
-def test_directory_exits_2(tmp_path: Path, command: str) -> None:
-    _assert_one_line_usage_error(_invoke(command, str(tmp_path)), "is a directory")
+def test_build_of_a_directory_exits_2(tmp_path: Path) -> None:
+    _assert_one_line_usage_error(_invoke("build", str(tmp_path)), "is a directory")
+
+
+def test_validate_of_a_directory_without_documents_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("{}", encoding="utf-8")
+    _assert_one_line_usage_error(
+        _invoke("validate", str(tmp_path)), "holds no .json, .yaml, .yml, .jsonl file"
+    )
 
 
 @pytest.mark.parametrize("command", ["build", "validate"])
@@ -197,6 +204,239 @@ def test_a_missing_argument_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["validate"])
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr
+
+
+# --- validate: several sources, directories, JSON lines, --kind, --format json ---------------------------
+
+
+def _labelled(stdout: str) -> list[tuple[str, str, str]]:
+    """(label, pointer, rule) of each ``label: pointer  rule  message`` line."""
+    found = []
+    for line in stdout.splitlines():
+        label, _, rest = line.partition(": ")
+        pointer, rule, _ = rest.split("  ", 2)
+        found.append((label, pointer, rule))
+    return found
+
+
+def test_validate_several_files_labels_each_line(tmp_path: Path) -> None:
+    good = _write(tmp_path, "good.json", _vector(1)["document"])
+    bad = _write(tmp_path, "bad.json", _broken_document())
+    result = _invoke("validate", str(good), str(bad))
+    assert result.exit_code == 1
+    assert _labelled(result.stdout) == [
+        (str(bad), "/extra", "schema"),
+        (str(bad), "/models/1/index", "order-index"),
+    ]
+    assert result.stderr == "2 document(s): 1 valid, 1 with violations (2 violation(s))\n"
+
+
+def test_validate_a_directory_reads_every_document_file_in_name_order(tmp_path: Path) -> None:
+    document = _vector(0)["document"]
+    _write(tmp_path, "b.json", _broken_document())
+    _write(tmp_path, "a.yaml", json.dumps(document))
+    _write(tmp_path, "c.yml", json.dumps(document))
+    _write(tmp_path, "d.jsonl", json.dumps(document) + "\n\n" + json.dumps({**document, "name": "x"}) + "\n")
+    _write(tmp_path, "ignored.txt", "not a document")
+    result = _invoke("validate", str(tmp_path))
+    assert result.exit_code == 1
+    assert [(label, rule) for label, _, rule in _labelled(result.stdout)] == [
+        (str(tmp_path / "b.json"), "schema"),
+        (str(tmp_path / "b.json"), "order-index"),
+        (f"{tmp_path / 'd.jsonl'}:3", "schema"),
+    ]
+    assert result.stderr == "5 document(s): 3 valid, 2 with violations (3 violation(s))\n"
+
+
+def test_a_bad_json_line_is_one_error_line_and_the_rest_is_still_checked(tmp_path: Path) -> None:
+    document = json.dumps(_vector(0)["document"])
+    source = _write(tmp_path, "docs.jsonl", f'{document}\n{{"a":\n{"[" * 2000}{"]" * 2000}\n{document}\n')
+    result = _invoke("validate", str(source))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"qmcontract: error: {source}:2: not JSON: Expecting value at line 1, column 6",
+        f"qmcontract: error: {source}:3: nested deeper than 64 levels",
+        "2 document(s): 2 valid, 0 with violations (0 violation(s)), 2 unreadable",
+    ]
+
+
+def test_generated_json_lines_piped_into_validate() -> None:
+    lines = _invoke("generate", "--count", "3", "--format", "jsonl").stdout
+    result = _invoke("validate", "--no-metadata", "-", stdin=lines)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "3 document(s): 3 valid, 0 with violations (0 violation(s))\n"
+    invalid = _invoke("generate", "--count", "2", "--invalid", "model-name", "--format", "jsonl").stdout
+    documents = "\n".join(json.dumps(json.loads(line)["document"]) for line in invalid.splitlines())
+    result = _invoke("validate", "-", stdin=documents)
+    assert [(label, rule) for label, _, rule in _labelled(result.stdout)] == [
+        ("<stdin>:1", "model-name"),
+        ("<stdin>:2", "model-name"),
+    ]
+
+
+def test_validate_and_build_llm_entries() -> None:
+    entries = _invoke("generate", "--kind", "llm", "--count", "4", "--format", "jsonl").stdout
+    assert _invoke("validate", "--kind", "llm", "-", stdin=entries).exit_code == 0
+    assert _invoke("validate", "-", stdin=entries).exit_code == 1  # an entry is not a Query Model
+    llm = {
+        "id": "openai/gpt-5-mini",
+        "mode": "generate",
+        "temperature": 1,
+        "weight": {"type": "static", "weight": 1},
+    }
+    built = _invoke("build", "--kind", "llm", "-", stdin=json.dumps(llm))
+    assert built.exit_code == 0
+    entry = json.loads(built.stdout)
+    assert list(entry) == ["name", "id", "mode", "weight"]
+    checked = _invoke("validate", "--kind", "llm", "--no-metadata", "-", stdin=built.stdout)
+    assert (checked.exit_code, checked.stderr) == (0, "<stdin>: valid\n")
+    broken = json.dumps({**entry, "index": 0})
+    assert (
+        _invoke("validate", "--kind", "llm", "-", stdin=broken).stdout
+        == "/index  schema  additionalProperties: unknown field 'index'\n"
+    )
+
+
+def test_json_report_uses_empty_root_pointers_and_text_shows_root() -> None:
+    result = _invoke("validate", "--format", "json", "-", stdin="[1, 2]")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert (report["valid"], report["invalid"], report["unreadable"]) == (0, 1, 0)
+    [entry] = report["documents"]
+    assert entry["source"] == "<stdin>"
+    assert entry["valid"] is False
+    assert [v["path"] for v in entry["violations"]] == [""]
+    assert _invoke("validate", "-", stdin="[1, 2]").stdout.startswith("(root)  schema  ")
+    bad = _invoke("build", "-", stdin="[]")
+    assert bad.stderr.startswith("<stdin>: (root): schema: ")
+
+
+def test_json_report_lists_unreadable_sources(tmp_path: Path) -> None:
+    good = _write(tmp_path, "good.json", _vector(0)["document"])
+    result = _invoke("validate", "--format", "json", str(good), str(tmp_path / "absent.json"))
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["documents"] == [
+        {"source": str(good), "valid": True, "violations": []},
+        {"source": str(tmp_path / "absent.json"), "error": f"{tmp_path / 'absent.json'}: no such file"},
+    ]
+    assert result.stderr.splitlines()[0] == f"qmcontract: error: {tmp_path / 'absent.json'}: no such file"
+
+
+def test_enum_violations_list_every_allowed_value(tmp_path: Path) -> None:
+    document = _vector(0)["document"]
+    document["models"][0]["mode"] = "thinking"
+    document["weight"] = {"type": "dynamic"}
+    result = _invoke("validate", str(_write(tmp_path, "document.json", document)))
+    modes = '"generate", "select_thinking", "select_non_thinking", "select_thinking_logprobs" or '
+    assert (
+        f'/models/0/mode  schema  enum: "thinking" is not one of {modes}"select_non_thinking_logprobs"'
+        in (result.stdout.splitlines())
+    )
+    assert '/weight  schema  enum: type: "dynamic" is not one of "static" or "training_table"' in (
+        result.stdout.splitlines()
+    )
+
+
+def test_a_definition_without_embeddings_model_reports_only_that() -> None:
+    definition = _vector(1)["definition"]
+    del definition["weight"]["embeddings_model"]
+    result = _invoke("build", "-", stdin=json.dumps(definition))
+    assert result.exit_code == 1
+    assert result.stderr == '<stdin>: /weight: schema: required: "embeddings_model" is a required property\n'
+
+
+# --- unreadable input of any kind: one line, exit 2 ------------------------------------------------------
+
+ALIAS_BOMB = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(6)
+)
+HOSTILE = [
+    ("deep.json", ("[" * 2000 + "]" * 2000).encode(), "nested deeper than 64 levels"),
+    (
+        "deep.yaml",
+        ("a:\n" + "".join(" " * i + "- \n" for i in range(1, 100))).encode(),
+        "nested deeper than 64",
+    ),
+    ("bomb.yaml", ALIAS_BOMB.encode(), "YAML aliases (*name) are not accepted here"),
+    ("huge.json", b'{"weight": ' + b"9" * 5000 + b"}", "an integer longer than 4,300 digits"),
+    ("latin1.yaml", "name: caf\xe9".encode("latin-1"), "not UTF-8"),
+    ("surrogate.json", b'{"name": "\\ud800"}', "lone surrogate"),
+]
+
+
+@pytest.mark.parametrize("command", ["build", "validate"])
+@pytest.mark.parametrize(("name", "content", "fragment"), HOSTILE, ids=[case[0] for case in HOSTILE])
+def test_hostile_input_is_one_line(
+    tmp_path: Path, command: str, name: str, content: bytes, fragment: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    _assert_one_line_usage_error(_invoke(command, str(path)), fragment)
+    result = CliRunner().invoke(cli, [command, "-"], input=content)
+    assert result.exit_code == 2
+    assert fragment in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("command", ["build", "validate"])
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path, command: str) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    _assert_one_line_usage_error(_invoke(command, str(fifo)), "not a regular file")
+    (tmp_path / "dir").mkdir()
+    os.mkfifo(tmp_path / "dir" / "pipe.jsonl")
+    if command == "validate":
+        _assert_one_line_usage_error(_invoke(command, str(tmp_path / "dir")), "not a regular file")
+
+
+# --- help and usage errors in one line ----------------------------------------------------------------
+
+
+def test_top_level_help_shows_every_summary_whole() -> None:
+    text = _invoke("--help").stdout
+    commands = text.split("Commands:", 1)[1]
+    assert "..." not in commands
+    flat = " ".join(commands.split())
+    for summary in (
+        "build Print the response document a definition builds to",
+        "generate Write valid or deliberately broken documents from a seed",
+        "validate Check documents or LLM entries against every rule; exit 1 on violations",
+    ):
+        assert summary in flat
+
+
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [
+        ("build", "qmcontract build mocks/example1-docs.yaml > doc.json"),
+        ("validate", "qmcontract validate doc.json fixtures/ more.jsonl --no-metadata"),
+        ("generate", "qmcontract generate --count 100 --seed 42 --out fixtures/"),
+    ],
+)
+def test_each_command_help_has_an_example_on_its_own_line(command: str, example: str) -> None:
+    lines = [line.strip() for line in _invoke(command, "--help").stdout.splitlines()]
+    assert lines[lines.index("Example:") + 1] == example
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bogus"], "qmcontract: error: No such command 'bogus'."),
+        (["--bogus"], "qmcontract: error: No such option '--bogus'."),
+        (["validate", "--bogus", "x"], "qmcontract: error: validate: No such option '--bogus'."),
+        (["validate", "--kind", "query", "x"], "qmcontract: error: validate: Invalid value for '--kind': "),
+        (["build"], "qmcontract: error: build: Missing argument 'FILE|-'."),
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(message)
 
 
 # --- the installed console script, once --------------------------------------------------------

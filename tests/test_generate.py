@@ -16,34 +16,48 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from qmcontract import validate_query_model
+from qmcontract import build_query_llm, validate_query_llm, validate_query_model
 from qmcontract.breakers import metadata_requested
+from qmcontract.canonical import (
+    DEFAULTS,
+    EMPTY_DEFAULTS,
+    LLM_KEYS,
+    PROVIDER_DEFAULTS,
+    REASONING_DEFAULTS,
+    normalise_llm,
+)
+from qmcontract.catalog import load_catalog
 from qmcontract.cli import cli
 from qmcontract.errors import QmContractError
-from qmcontract.generate import BitChooser, generate_documents, seeded_chooser, write_json_files
+from qmcontract.generate import generate_documents, write_json_files
+from qmcontract.inputs import load_json_or_yaml
+from qmcontract.limits import MAX_GENERATE_COUNT
+from qmcontract.model import llm_without_computed
 from qmcontract.names import is_name
-from qmcontract.rules import DOCUMENT_RULES, METADATA_FIELDS
+from qmcontract.resources import mocks_path
+from qmcontract.rules import DOCUMENT_RULES, LLM_RULES, METADATA_FIELDS
+from qmcontract.sampler import MODES, PARAMETER_VALUES, BitChooser, default_sampler, seeded_chooser
 
-#: sha256 of ``generate --count 40 --seed 7 --metadata --format jsonl`` and of
-#: ``generate --count 39 --seed 3 --invalid all --format jsonl``. The output must be the same bytes on
-#: every machine and supported Python version; change these only with a deliberate change of the sampler
-#: (or of names in the core), and say so in the changelog.
+#: sha256 of ``generate <arguments> --format jsonl``. The output must be the same bytes on every machine and
+#: supported Python version; change these only with a deliberate change of the sampler (or of names in the
+#: core), and say so in the commit. The ``--given-order-keys`` digests are those of the release before
+#: portable fixtures: keeping the keys in drawn order reproduces its output byte for byte (the portable
+#: default reads the same choices and only writes logit_bias keys in ascending numeric order).
 GOLDEN = {
-    (
-        "--count",
-        "40",
-        "--seed",
-        "7",
-        "--metadata",
-    ): "dca59d12727d8f5fc920cf2b47749bb79fc6a88b288dfac5ec1268ce4a60fead",
-    (
-        "--count",
-        "39",
-        "--seed",
-        "3",
-        "--invalid",
-        "all",
-    ): "26aeffd9883a867d6da467c1b61bb1e9a6de094bc3d629be04713791dd8694a5",
+    "--count 40 --seed 7 --metadata": "92fdce6ed30fe77fb09ac5397e39bd77a2daf482ae89e61464cd34c802b1df6e",
+    "--count 39 --seed 3 --invalid all": "f4da1077aec55618dca1a23009f23040280b7bb6e31c56941d949c9a966d3871",
+    "--count 40 --seed 7 --metadata --given-order-keys": (
+        "dca59d12727d8f5fc920cf2b47749bb79fc6a88b288dfac5ec1268ce4a60fead"
+    ),
+    "--count 39 --seed 3 --invalid all --given-order-keys": (
+        "26aeffd9883a867d6da467c1b61bb1e9a6de094bc3d629be04713791dd8694a5"
+    ),
+    "--kind llm --count 30 --seed 5 --metadata": (
+        "93afc20e76840ac498f8e33ce2802c8d0242480cdf1b6e10c958d379ba349606"
+    ),
+    "--kind llm --count 20 --seed 2 --invalid all": (
+        "ced8d42df51ddbcbfdb99e18e79e2fbedb8cf473544273d9c5052a79703668f4"
+    ),
 }
 
 
@@ -106,8 +120,8 @@ def test_same_arguments_same_bytes_and_a_longer_run_extends_a_shorter_one():
 
 
 @pytest.mark.parametrize(("args", "digest"), list(GOLDEN.items()))
-def test_output_is_byte_identical_to_the_recorded_run(args: tuple[str, ...], digest: str):
-    result = _invoke(*args, "--format", "jsonl")
+def test_output_is_byte_identical_to_the_recorded_run(args: str, digest: str):
+    result = _invoke(*args.split(), "--format", "jsonl")
     assert hashlib.sha256(result.stdout_bytes).hexdigest() == digest
 
 
@@ -178,7 +192,8 @@ def test_out_must_be_a_directory(tmp_path: Path):
     target.write_text("x", encoding="utf-8")
     result = CliRunner().invoke(cli, ["generate", "--out", str(target)])
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"qmcontract: error: {target}: exists and is not a directory"
+    assert result.stderr.strip() == f"qmcontract: error: --out {target}: exists and is not a directory"
+    assert target.read_text(encoding="utf-8") == "x"
 
 
 def test_unknown_rule_is_one_clear_line_listing_the_rules():
@@ -258,3 +273,167 @@ def test_generate_as_a_subprocess():
     )
     assert completed.stdout == _invoke("--count", "3", "--format", "jsonl").stdout_bytes
     assert completed.stderr == b""
+
+
+# --- the sampler's defaults come from canonical ------------------------------------------------------
+
+
+def test_every_optional_parameter_has_a_value_sampler_in_hash_order():
+    assert list(PARAMETER_VALUES) == [key for key in LLM_KEYS if key not in ("id", "mode", "weight")]
+    assert set(DEFAULTS) | set(EMPTY_DEFAULTS) <= set(PARAMETER_VALUES)
+
+
+@pytest.mark.parametrize("key", [key for key in PARAMETER_VALUES if key != "reasoning_effort"])
+def test_default_samplers_write_canonicals_defaults_which_normalisation_drops(key: str):
+    chooser = seeded_chooser(4)
+    written = []
+    for mode in MODES:
+        llm = {"id": "openai/gpt-5-mini", "mode": mode, "weight": {"type": "static", "weight": 1}}
+        for _ in range(12):
+            value = default_sampler(key)(chooser, llm)
+            written.append(value)
+            assert key not in normalise_llm({**llm, key: value}), (key, value)
+    if key in DEFAULTS:
+        assert all(value == DEFAULTS[key] for value in written)
+    if key == "provider":
+        assert {sub for value in written for sub in value} == set(PROVIDER_DEFAULTS)
+    if key == "reasoning":
+        assert {sub for value in written for sub in value} == set(REASONING_DEFAULTS)
+
+
+# --- LLM entries: --kind llm ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metadata", [False, True])
+def test_every_generated_llm_entry_is_valid_and_what_post_query_llms_answers(metadata: bool):
+    items = list(generate_documents(120, seed=3, kind="llm", metadata=metadata))
+    for item in items:
+        entry = item.document
+        assert validate_query_llm(entry, metadata=metadata) == []
+        core = {key: value for key, value in entry.items() if key not in METADATA_FIELDS}
+        assert json.dumps(build_query_llm(llm_without_computed(entry))) == json.dumps(core)
+    assert {item.document["weight"]["type"] for item in items} == {"static", "training_table"}
+
+
+def test_every_invalid_llm_entry_reports_its_labelled_rule():
+    items = list(generate_documents(30 * len(LLM_RULES), seed=8, kind="llm", invalid=LLM_RULES))
+    assert Counter(item.rule for item in items) == dict.fromkeys(LLM_RULES, 30)
+    for item in items:
+        found = validate_query_llm(item.document, metadata=metadata_requested(item.document))
+        assert {violation.rule for violation in found} == {item.rule}, (item.rule, found)
+
+
+def test_llm_entries_as_files_are_named_by_the_entry(tmp_path: Path):
+    _invoke("--kind", "llm", "--count", "6", "--invalid", "all", "--weight", "static", "--out", str(tmp_path))
+    files = sorted(tmp_path.iterdir())
+    assert len(files) == 6
+    for path in files:
+        _stem, rule, _ = path.name.rsplit(".", 2)
+        assert rule in LLM_RULES
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        assert {v.rule for v in validate_query_llm(entry, metadata=metadata_requested(entry))} == {rule}
+
+
+@pytest.mark.parametrize("option", [["--min-llms", "2"], ["--max-llms", "16"]])
+def test_model_only_options_are_a_usage_error_with_kind_llm(option: list[str]):
+    result = CliRunner().invoke(cli, ["generate", "--kind", "llm", *option])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert (
+        result.stderr
+        == f"qmcontract: error: generate: {option[0]} bounds a Query Model's LLMs; not with --kind llm\n"
+    )
+
+
+def test_a_rule_that_needs_a_whole_model_is_refused_with_kind_llm():
+    result = CliRunner().invoke(cli, ["generate", "--kind", "llm", "--invalid", "order-index"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "qmcontract: error: rule 'order-index' does not apply to one LLM entry (--kind llm); "
+        f"valid: all, {', '.join(LLM_RULES)}\n"
+    )
+    with pytest.raises(QmContractError, match="do not apply to kind llm"):
+        generate_documents(1, kind="llm", min_llms=2)
+
+
+# --- bounds, output paths, help --------------------------------------------------------------------------
+
+
+def test_count_is_bounded_in_one_line():
+    result = CliRunner().invoke(cli, ["generate", "--count", str(MAX_GENERATE_COUNT + 1)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("qmcontract: error: generate: ")
+    assert "10000000" in line
+
+
+def test_out_is_checked_before_any_document_is_made(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["generate", "--out", str(blocker / "sub")])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"qmcontract: error: --out {blocker / 'sub'}: cannot create the directory")
+    (tmp_path / "d" / "documents.jsonl").mkdir(parents=True)
+    result = CliRunner().invoke(cli, ["generate", "--format", "jsonl", "--out", str(tmp_path / "d")])
+    assert result.exit_code == 2
+    assert result.stderr == f"qmcontract: error: --out {tmp_path / 'd' / 'documents.jsonl'}: is a directory\n"
+
+
+def test_a_missing_out_directory_is_created(tmp_path: Path):
+    target = tmp_path / "a" / "b"
+    result = _invoke("--count", "2", "--format", "jsonl", "--out", str(target))
+    assert result.exit_code == 0
+    assert len((target / "documents.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_help_has_an_example_and_lists_the_rule_ids():
+    text = " ".join(_invoke("--help").stdout.split())
+    assert "Example: qmcontract generate --count 100 --seed 42 --out fixtures/" in text
+    assert all(rule in text.replace("- ", "-") for rule in [*DOCUMENT_RULES, *LLM_RULES])
+
+
+# --- portable fixtures -------------------------------------------------------------------------------------
+
+
+def _bias_keys(value: Any) -> list[list[str]]:
+    """The key lists of every ``logit_bias`` object in a definition, document or entry."""
+    if isinstance(value, dict):
+        found = [list(value["logit_bias"])] if isinstance(value.get("logit_bias"), dict) else []
+        return found + [keys for item in value.values() for keys in _bias_keys(item)]
+    if isinstance(value, list):
+        return [keys for item in value for keys in _bias_keys(item)]
+    return []
+
+
+def _ascending(keys: list[str]) -> bool:
+    return keys == sorted(keys, key=int)
+
+
+def test_shipped_definitions_and_documents_have_ascending_logit_bias_keys():
+    written = [load_json_or_yaml(path) for path in sorted(mocks_path().glob("*.yaml"))]
+    built = list(load_catalog())
+    assert len(written) == len(built) == 13
+    for value in (written, built):
+        keys = _bias_keys(value)
+        assert sum(len(k) > 1 for k in keys) >= 5, "several multi-key biases are covered"
+        assert all(_ascending(k) for k in keys), [k for k in keys if not _ascending(k)]
+
+
+@pytest.mark.parametrize(
+    "args", [[], ["--invalid", "all"], ["--kind", "llm"], ["--kind", "llm", "--invalid", "all"]]
+)
+def test_generated_documents_are_portable_by_default(args: list[str]):
+    documents = _lines(_invoke("--count", "150", "--seed", "1", "--format", "jsonl", *args))
+    keys = _bias_keys(documents)
+    assert any(len(k) > 1 for k in keys)
+    assert all(_ascending(k) for k in keys if all(key.isdigit() for key in k))
+
+
+def test_given_order_keys_keeps_keys_as_drawn_with_the_same_choices():
+    portable = _lines(_invoke("--count", "60", "--seed", "1", "--format", "jsonl"))
+    drawn = _lines(_invoke("--count", "60", "--seed", "1", "--format", "jsonl", "--given-order-keys"))
+    assert not all(_ascending(k) for k in _bias_keys(drawn))
+    assert sorted(map(sorted, _bias_keys(drawn))) == sorted(map(sorted, _bias_keys(portable)))
+    assert [len(d["models"]) for d in drawn] == [len(d["models"]) for d in portable]

@@ -22,7 +22,7 @@ from qmcontract.server import running_server
 
 STATIC = "2FgLFqAf8M6MTa6MtGLLwM"  # facts worked example 1: three static-weight LLMs
 TRAINING = "5KlLvcRDxfbEwHKwoVF1tI"  # facts worked example 2: training-table weights
-LARGE = "2dRGap513bUK42dq0Uk7sm"  # 128 LLMs
+LARGE = "7A2VSVjfUfLs4zFmUNIApA"  # 128 LLMs
 UNKNOWN = "0000000000000000000000"
 WINDOW = "from=2025-10-01T00:00:00Z&to=2025-11-01T00:00:00Z"
 AUTH = {"authorization": "Bearer sk-parity-token"}

@@ -4,7 +4,9 @@ coverage of what normalisation must handle, good shrinking, and use from a downs
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -14,19 +16,28 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from qmcontract import build_query_model, validate_query_model
-from qmcontract.breakers import BREAKERS, metadata_requested
+from qmcontract import build_query_llm, build_query_model, validate_query_llm, validate_query_model
+from qmcontract.breakers import BREAKERS, LLM_BREAKERS, metadata_requested
 from qmcontract.canonical import LLM_KEYS, PROVIDER_KEYS
-from qmcontract.generate import MODES
-from qmcontract.rules import DOCUMENT_RULES, METADATA_FIELDS
+from qmcontract.catalog import Catalog
+from qmcontract.engine import Engine
+from qmcontract.errors import MissingExtra
+from qmcontract.model import llm_without_computed
+from qmcontract.rules import DOCUMENT_RULES, LLM_RULES, METADATA_FIELDS
+from qmcontract.sampler import MODES
 from qmcontract.strategies import (
+    invalid_query_llms,
     invalid_query_models,
     query_llm_definitions,
+    query_llms,
     query_model_definitions,
     query_models,
 )
+from qmcontract.wire import Request
 
 QUICK = settings(max_examples=60, deadline=None, database=None, derandomize=True)
+#: For properties of the LLM entries and the POST bodies, whose parts QUICK already covers one by one.
+QUICKER = settings(max_examples=25, deadline=None, database=None, derandomize=True)
 
 
 def _collect(strategy: st.SearchStrategy[Any], examples: int) -> list[Any]:
@@ -110,6 +121,8 @@ def test_definitions_cover_what_normalisation_must_handle():
     assert any(llm.get("models") for llm in llms), "fallback models"
     assert any(_has_duplicates(definition) for definition in definitions), "duplicate LLMs"
     assert any(_has_weight_twins(definition) for definition in definitions), "LLMs differing in weight only"
+    assert sum(len(keys) > 1 for keys in _bias_keys(definitions)) >= 10, "multi-key logit_bias"
+    assert all(_ascending(keys) for keys in _bias_keys(definitions)), "portable by default"
 
 
 def _unsorted(value: Any) -> bool:
@@ -129,7 +142,7 @@ def _has_weight_twins(definition: dict[str, Any]) -> bool:
 
 
 @given(pair=invalid_query_models())
-@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@settings(max_examples=100, deadline=None, database=None, derandomize=True)  # and 60 per rule below
 def test_invalid_documents_break_exactly_their_rule(pair: tuple[dict[str, Any], str]):
     document, rule = pair
     violations = validate_query_model(document, metadata=metadata_requested(document))
@@ -160,6 +173,118 @@ def test_metadata_presence_breaks_for_either_request():
 def test_every_document_rule_has_one_breaker():
     assert list(BREAKERS) == list(DOCUMENT_RULES)
     assert all(breaker.rule == rule for rule, breaker in BREAKERS.items())
+    assert list(LLM_BREAKERS) == list(LLM_RULES)
+    assert all(breaker.rule == rule for rule, breaker in LLM_BREAKERS.items())
+
+
+# --- LLM entries (GET /query_llms/{name}) and POST bodies ------------------------------------------------
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("metadata", [False, True])
+@pytest.mark.parametrize("weight", [None, "static", "training_table"])
+def test_query_llms_are_what_build_query_llm_answers(weight: Any, metadata: bool):
+    @QUICKER
+    @given(query_llms(weight=weight, metadata=metadata))
+    def check(entry: dict[str, Any]) -> None:
+        assert validate_query_llm(entry, metadata=metadata) == []
+        assert (weight or entry["weight"]["type"]) == entry["weight"]["type"]
+        assert all(key in entry for key in METADATA_FIELDS) is metadata
+        assert ("training_table_name" in entry) is (entry["weight"]["type"] == "training_table")
+        assert "index" not in entry
+        built = build_query_llm(llm_without_computed(entry))
+        assert _json(built) == _json({k: v for k, v in entry.items() if k not in METADATA_FIELDS})
+
+    check()
+
+
+def test_query_llms_cover_both_weights():
+    entries = _collect(query_llms(), 40)
+    assert {entry["weight"]["type"] for entry in entries} == {"static", "training_table"}
+
+
+@given(pair=invalid_query_llms())
+@settings(max_examples=60, deadline=None, database=None, derandomize=True)  # and 25 per rule below
+def test_invalid_llm_entries_break_exactly_their_rule(pair: tuple[dict[str, Any], str]):
+    entry, rule = pair
+    violations = validate_query_llm(entry, metadata=metadata_requested(entry))
+    assert {violation.rule for violation in violations} == {rule}, violations
+
+
+@pytest.mark.parametrize("rule", LLM_RULES)
+def test_every_llm_rule_has_invalid_entries(rule: str):
+    pairs = _collect(invalid_query_llms(rules=[rule]), 25)
+    assert pairs
+    for entry, labelled in pairs:
+        assert labelled == rule
+        assert {v.rule for v in validate_query_llm(entry, metadata=metadata_requested(entry))} == {rule}
+
+
+def _post(engine: Engine, path: str, body: Any) -> tuple[int, Any]:
+    headers = (("content-type", "application/json"),)
+    response = engine.handle(Request("POST", path, "", headers, json.dumps(body).encode()))
+    return response.status, json.loads(response.body)
+
+
+@pytest.mark.parametrize("weight", [None, "static", "training_table"])
+def test_model_definitions_are_post_query_models_bodies(weight: Any):
+    engine = Engine(Catalog())
+
+    @QUICKER
+    @given(query_model_definitions(weight=weight))
+    def check(definition: dict[str, Any]) -> None:
+        status, answer = _post(engine, "/query_models", definition)
+        assert status == 200, answer
+        assert _json(answer) == _json(build_query_model(definition))
+
+    check()
+
+
+@pytest.mark.parametrize("weight", ["static", "training_table"])
+def test_llm_definitions_are_post_query_llms_bodies(weight: Any):
+    engine = Engine(Catalog())
+
+    @QUICKER
+    @given(query_llm_definitions(weight=weight))
+    def check(llm: dict[str, Any]) -> None:
+        status, answer = _post(engine, "/query_llms", llm)
+        assert status == 200, answer
+        assert _json(answer) == _json(build_query_llm(llm))
+
+    check()
+
+
+# --- portable fixtures ---------------------------------------------------------------------------------
+
+
+def _bias_keys(value: Any) -> list[list[str]]:
+    """The key lists of every ``logit_bias`` object in a definition, document or entry."""
+    if isinstance(value, dict):
+        found = [list(value["logit_bias"])] if isinstance(value.get("logit_bias"), dict) else []
+        return found + [keys for item in value.values() for keys in _bias_keys(item)]
+    if isinstance(value, list):
+        return [keys for item in value for keys in _bias_keys(item)]
+    return []
+
+
+def _ascending(keys: list[str]) -> bool:
+    return keys == sorted(keys, key=int)
+
+
+def test_strategies_are_portable_by_default_and_keep_drawn_order_when_asked():
+    drawn = _collect(query_model_definitions(portable=False), 60)
+    assert not all(_ascending(keys) for keys in _bias_keys(drawn)), "portable=False keeps drawn order"
+    for strategy in (query_models(max_llms=4), query_llms(), query_llm_definitions()):
+        assert all(_ascending(keys) for keys in _bias_keys(_collect(strategy, 40)))
+
+
+def test_invalid_strategies_are_portable_too():
+    documents = [document for document, _ in _collect(invalid_query_models(rules=["model-name"]), 25)]
+    entries = [entry for entry, _ in _collect(invalid_query_llms(rules=["llm-name"]), 25)]
+    assert all(_ascending(keys) for keys in _bias_keys([documents, entries]))
 
 
 @pytest.mark.parametrize(
@@ -174,6 +299,9 @@ def test_every_document_rule_has_one_breaker():
         lambda: query_llm_definitions(modes=["generate", "guess"]),
         lambda: invalid_query_models(rules=["slug-echo"]),
         lambda: invalid_query_models(rules=[]),
+        lambda: query_llms(weight="dynamic"),  # type: ignore[arg-type]
+        lambda: invalid_query_llms(rules=["llm-count"]),
+        lambda: invalid_query_llms(rules=[]),
     ],
 )
 def test_bad_arguments_raise_invalid_argument_on_use(make: Callable[[], st.SearchStrategy[Any]]):
@@ -292,3 +420,13 @@ def test_documents_do_not_share_nested_objects(data: st.DataObject):
                 walk(child)
 
     walk(document)
+
+
+def test_without_hypothesis_the_import_says_which_extra_in_one_line(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "hypothesis", None)  # importlib then finds no hypothesis
+    monkeypatch.delitem(sys.modules, "qmcontract.strategies")
+    with pytest.raises(MissingExtra) as caught:
+        importlib.import_module("qmcontract.strategies")
+    assert str(caught.value) == (
+        "qmcontract.strategies needs hypothesis: install it with pip install 'qmcontract[strategies]'"
+    )

@@ -20,6 +20,7 @@ import pytest
 from qmcontract import build_query_model, validate_query_model
 from qmcontract.canonical import COMPUTED_LLM_KEYS, normalise_llm
 from qmcontract.catalog import load_catalog
+from qmcontract.errors import InvalidDefinition
 from qmcontract.inputs import load_json_or_yaml
 from qmcontract.model import assemble
 from qmcontract.names import model_training_table_name, query_model_name
@@ -669,3 +670,12 @@ def test_unhashable_llm_training_table_name_does_not_raise(value: Any) -> None:
     document = doc(TRAINING_TABLE)
     document["models"][0]["training_table_name"] = value
     assert {v.rule for v in validate_query_model(document)} == {"schema"}
+
+
+def test_a_missing_embeddings_model_is_reported_once_at_the_weight() -> None:
+    definition = copy.deepcopy(_definitions()[TRAINING_TABLE])
+    del definition["weight"]["embeddings_model"]
+    with pytest.raises(InvalidDefinition) as caught:
+        build_query_model(definition)
+    assert [(v.rule, v.path) for v in caught.value.violations] == [("schema", "/weight")]
+    assert "embeddings_model" in caught.value.violations[0].message

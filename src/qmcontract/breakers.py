@@ -1,7 +1,8 @@
 """Breaking a valid document so that exactly one document rule fails: one function per rule.
 
-Both faces that make invalid documents call these functions: the hypothesis strategy
-``invalid_query_models`` and ``qmcontract generate --invalid``. A breaker changes the document
+Both faces that make invalid documents call :func:`invalid_query_model`: the hypothesis strategy
+``invalid_query_models`` and ``qmcontract generate --invalid``. The breakers sit on top of the
+sampler (:mod:`qmcontract.sampler`), which never imports them. A breaker changes the document
 and then re-derives, with the core's own functions, every computed field that the change would
 otherwise also break (LLM names, order and indexes, training-table names and indexes, the
 model name), so that the validator reports the named rule and nothing else.
@@ -18,33 +19,40 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from qmcontract.canonical import COMPUTED_LLM_KEYS, LLM_KEYS, PROVIDER_LIST_KEYS, normalise_llm
-from qmcontract.generate import (
+from qmcontract.canonical import COMPUTED_LLM_KEYS, LLM_KEYS, PROVIDER_LIST_KEYS, copy_json, normalise_llm
+from qmcontract.model import assemble, assemble_llm
+from qmcontract.names import hash_name, model_training_table_name
+from qmcontract.rules import METADATA_FIELDS
+from qmcontract.sampler import (
     EMBEDDINGS_MODELS,
     INT32_MAX,
     MAX_LLMS,
     PROVIDERS,
     STOP_SEQUENCES,
+    WEIGHT_TYPES,
     Chooser,
     WeightType,
-    copy_json,
     count,
     distinct,
     llm_weight,
+    one_in,
     pick,
     positive,
+    query_llm,
+    query_model,
 )
-from qmcontract.model import assemble
-from qmcontract.names import hash_name, model_training_table_name
-from qmcontract.rules import METADATA_FIELDS
 
 Document = dict[str, Any]
 Change = Callable[[Document, Chooser], Document]
+#: A change to one LLM's content (what a user writes), decided before it is applied.
+Edit = Callable[[dict[str, Any]], dict[str, Any]]
+#: Draws an edit: the one shape of a change to an LLM, whether it sits in a document or alone.
+DrawEdit = Callable[[Chooser], Edit]
 
 
 @dataclass(frozen=True)
 class Breaker:
-    """How to break one rule, and what the valid document it starts from must be like."""
+    """How to break one rule, and what the valid document (or LLM entry) it starts from must be like."""
 
     rule: str
     apply: Change
@@ -53,7 +61,7 @@ class Breaker:
 
 
 def metadata_requested(document: Any) -> bool:
-    """The ``metadata`` to validate a generated document with: whether it holds any metadata field."""
+    """The ``metadata`` to validate a generated document or entry with: whether it holds a metadata field."""
     return isinstance(document, dict) and any(key in document for key in METADATA_FIELDS)
 
 
@@ -88,11 +96,40 @@ def _changed_llm(
     return rebuilt, order.index(i)
 
 
-def _with_field(**fields: Any) -> Change:
-    def apply(document: Document, chooser: Chooser) -> Document:
-        return _changed_llm(document, chooser, lambda llm: {**llm, **fields})[0]
+def _in_models(draw: DrawEdit) -> Change:
+    """A drawn edit applied to one LLM of a document (drawn after the edit), all else re-derived."""
 
+    def apply(document: Document, chooser: Chooser) -> Document:
+        return _changed_llm(document, chooser, draw(chooser))[0]
+
+    apply.__name__ = draw.__name__
     return apply
+
+
+def _entry_content(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An LLM entry without its names and metadata: the definition it was built from."""
+    return {key: value for key, value in _content(entry).items() if key not in METADATA_FIELDS}
+
+
+def _rebuilt_entry(entry: Document, content: Mapping[str, Any]) -> Document:
+    """The entry of ``content`` (normalised again), its names re-derived, metadata carried over."""
+    rebuilt = assemble_llm(normalise_llm(content))
+    rebuilt.update({key: entry[key] for key in METADATA_FIELDS if key in entry})
+    return rebuilt
+
+
+def _in_entry(draw: DrawEdit) -> Change:
+    """A drawn edit applied to a lone LLM entry, its names re-derived."""
+
+    def apply(entry: Document, chooser: Chooser) -> Document:
+        return _rebuilt_entry(entry, draw(chooser)(_entry_content(entry)))
+
+    apply.__name__ = draw.__name__
+    return apply
+
+
+def _setting(**fields: Any) -> Edit:
+    return lambda llm: {**llm, **fields}
 
 
 def _ordered(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,7 +190,7 @@ def _index_as_string(document: Document, chooser: Chooser) -> Document:
     return document
 
 
-def _llm_value_out_of_range(document: Document, chooser: Chooser) -> Document:
+def _out_of_range(chooser: Chooser) -> Edit:
     field, value = pick(
         chooser,
         (
@@ -169,17 +206,15 @@ def _llm_value_out_of_range(document: Document, chooser: Chooser) -> Document:
             ("id", ""),
         ),
     )
-    return _with_field(**{field: value})(document, chooser)
+    return _setting(**{field: value})
 
 
-def _id_missing(document: Document, chooser: Chooser) -> Document:
-    return _changed_llm(document, chooser, lambda llm: {k: v for k, v in llm.items() if k != "id"})[0]
+def _without_id(_chooser: Chooser) -> Edit:
+    return lambda llm: {k: v for k, v in llm.items() if k != "id"}
 
 
-def _provider_sort_empty(document: Document, chooser: Chooser) -> Document:
-    return _changed_llm(
-        document, chooser, lambda llm: {**llm, "provider": {**llm.get("provider", {}), "sort": ""}}
-    )[0]
+def _empty_provider_sort(_chooser: Chooser) -> Edit:
+    return lambda llm: {**llm, "provider": {**llm.get("provider", {}), "sort": ""}}
 
 
 def _top_not_an_integer(document: Document, chooser: Chooser) -> Document:
@@ -205,14 +240,17 @@ def _too_many_llms(document: Document, _chooser: Chooser) -> Document:
 # --- names and order -----------------------------------------------------------------------------------
 
 
-def _weight_scaled(document: Document, chooser: Chooser) -> Document:
-    """An LLM's weight doubled, its name kept: the name no longer hashes its content.
+def _scale_weight(llm: dict[str, Any]) -> None:
+    """Double an LLM's weight in place, keeping its name: the name no longer hashes its content.
 
     Training-table names leave the weight out, so they stay right.
     """
-    _, llm = _llm_at(document, chooser)
     weight = llm["weight"]
     llm["weight"] = {key: value if key == "type" else value * 2 for key, value in weight.items()}
+
+
+def _weight_scaled(document: Document, chooser: Chooser) -> Document:
+    _scale_weight(_llm_at(document, chooser)[1])
     return document
 
 
@@ -255,7 +293,7 @@ def _other_weight_type(document: Document, chooser: Chooser) -> Document:
     return _changed_llm(document, chooser, lambda llm: {**llm, "weight": llm_weight(chooser, other)})[0]
 
 
-def _bad_llm_weight(document: Document, chooser: Chooser) -> Document:
+def _bad_weight(chooser: Chooser) -> Edit:
     def change(llm: dict[str, Any]) -> dict[str, Any]:
         weight = dict(llm["weight"])
         if weight["type"] == "static":
@@ -276,7 +314,10 @@ def _bad_llm_weight(document: Document, chooser: Chooser) -> Document:
             )
         return {**llm, "weight": weight}
 
-    return _changed_llm(document, chooser, change)[0]
+    return change
+
+
+_bad_llm_weight = _in_models(_bad_weight)
 
 
 def _top_zero(document: Document, chooser: Chooser) -> Document:
@@ -369,7 +410,7 @@ def _table_index_changed(document: Document, chooser: Chooser) -> Document:
 # --- llm-params ------------------------------------------------------------------------------------------
 
 
-def _bad_logit_bias(document: Document, chooser: Chooser) -> Document:
+def _bad_logit_bias(chooser: Chooser) -> Edit:
     token = str(count(chooser, 200_000))
     entry = pick(
         chooser,
@@ -381,10 +422,10 @@ def _bad_logit_bias(document: Document, chooser: Chooser) -> Document:
             {token: 1.5},
         ),
     )
-    return _with_field(logit_bias=entry)(document, chooser)
+    return _setting(logit_bias=entry)
 
 
-def _bad_reasoning(document: Document, chooser: Chooser) -> Document:
+def _bad_reasoning(chooser: Chooser) -> Edit:
     effort = pick(chooser, ("low", "medium", "high"))
     reasoning = pick(
         chooser,
@@ -394,30 +435,38 @@ def _bad_reasoning(document: Document, chooser: Chooser) -> Document:
             {"max_tokens": count(chooser), "enabled": False},
         ),
     )
-    return _with_field(reasoning=reasoning)(document, chooser)
+    return _setting(reasoning=reasoning)
 
 
-def _bad_fallbacks(document: Document, chooser: Chooser) -> Document:
+def _bad_fallbacks(chooser: Chooser) -> Edit:
     def change(llm: dict[str, Any]) -> dict[str, Any]:
         other = "acme/fallback"
         models = pick(chooser, ([llm["id"]], [other, llm["id"]], [other, other], [""], [other, ""]))
         return {**llm, "models": models}
 
-    return _changed_llm(document, chooser, change)[0]
+    return change
 
 
-def _bad_stop(document: Document, chooser: Chooser) -> Document:
+def _bad_stop(chooser: Chooser) -> Edit:
     text = pick(chooser, STOP_SEQUENCES)
-    return _with_field(stop=pick(chooser, ([text, text], ["", text], "")))(document, chooser)
+    return _setting(stop=pick(chooser, ([text, text], ["", text], "")))
 
 
-def _bad_provider_list(document: Document, chooser: Chooser) -> Document:
+def _bad_provider_list(chooser: Chooser) -> Edit:
     key = pick(chooser, PROVIDER_LIST_KEYS)
     provider = pick(chooser, PROVIDERS)
     items = pick(chooser, ([provider, provider], ["", provider]))
-    return _changed_llm(
-        document, chooser, lambda llm: {**llm, "provider": {**llm.get("provider", {}), key: items}}
-    )[0]
+    return lambda llm: {**llm, "provider": {**llm.get("provider", {}), key: items}}
+
+
+#: The edits that break ``llm-params``, wherever the LLM sits.
+_PARAMS_EDITS: Final[tuple[DrawEdit, ...]] = (
+    _bad_logit_bias,
+    _bad_reasoning,
+    _bad_fallbacks,
+    _bad_stop,
+    _bad_provider_list,
+)
 
 
 def _empty_list(document: Document, chooser: Chooser) -> Document:
@@ -463,12 +512,12 @@ BREAKERS: Final[Mapping[str, Breaker]] = {
         _one_of(
             _unknown_field,
             _unknown_llm_field,
-            _llm_value_out_of_range,
+            _in_models(_out_of_range),
             _name_missing,
             _name_malformed,
             _index_as_string,
-            _id_missing,
-            _provider_sort_empty,
+            _in_models(_without_id),
+            _in_models(_empty_provider_sort),
             _top_not_an_integer,
         ),
     ),
@@ -491,7 +540,7 @@ BREAKERS: Final[Mapping[str, Breaker]] = {
     ),
     "llm-params": Breaker(
         "llm-params",
-        _one_of(_bad_logit_bias, _bad_reasoning, _bad_fallbacks, _bad_stop, _bad_provider_list, _empty_list),
+        _one_of(*(_in_models(draw) for draw in _PARAMS_EDITS), _empty_list),
     ),
     "metadata-presence": Breaker("metadata-presence", _one_of(_some_metadata_missing), metadata=True),
     "metadata-values": Breaker("metadata-values", _one_of(_bad_metadata_value), metadata=True),
@@ -506,3 +555,137 @@ def break_document(document: Document, rule: str, chooser: Chooser) -> Document:
     the training-table rules, the nine metadata fields for the metadata rules.
     """
     return BREAKERS[rule].apply(document, chooser)
+
+
+# --- one LLM entry (GET /query_llms/{name}) ---------------------------------------------------------------
+
+
+def _is_table_entry(entry: Document) -> bool:
+    return bool(entry["weight"]["type"] == "training_table")
+
+
+def _entry_unknown_field(entry: Document, chooser: Chooser) -> Document:
+    entry[pick(chooser, ("extra", "count", "tool_response_format", "Weight"))] = 1
+    return entry
+
+
+def _entry_index(entry: Document, chooser: Chooser) -> Document:
+    """An ``index``, which only an entry of a Query Model's ``models`` carries."""
+    return {"name": entry["name"], "index": chooser.integer(0, MAX_LLMS - 1), **entry}
+
+
+def _entry_weight_scaled(entry: Document, _chooser: Chooser) -> Document:
+    _scale_weight(entry)
+    return entry
+
+
+def _entry_table_name_added(entry: Document, chooser: Chooser) -> Document:
+    if _is_table_entry(entry):
+        return _entry_table_name_removed(entry, chooser)
+    return {"name": entry["name"], "training_table_name": _other_name(entry["name"]), **entry}
+
+
+def _entry_table_name_removed(entry: Document, chooser: Chooser) -> Document:
+    if not _is_table_entry(entry):
+        return _entry_table_name_added(entry, chooser)
+    del entry["training_table_name"]
+    return entry
+
+
+def _entry_table_name_null(entry: Document, chooser: Chooser) -> Document:
+    if not _is_table_entry(entry):
+        return _entry_table_name_added(entry, chooser)
+    entry["training_table_name"] = None
+    return entry
+
+
+def _entry_table_renamed(entry: Document, _chooser: Chooser) -> Document:
+    entry["training_table_name"] = _other_name(entry["training_table_name"])
+    return entry
+
+
+def _entry_empty_list(entry: Document, chooser: Chooser) -> Document:
+    """An empty list the entry should have omitted. It normalises away, so the name stays right."""
+    field = pick(chooser, ("models", "stop", "provider"))
+    rebuilt = _rebuilt_entry(entry, {k: v for k, v in _entry_content(entry).items() if k != field})
+    value: Any = [] if field != "provider" else {pick(chooser, PROVIDER_LIST_KEYS): []}
+    return _ordered({**rebuilt, field: value})
+
+
+LLM_BREAKERS: Final[Mapping[str, Breaker]] = {
+    "schema": Breaker(
+        "schema",
+        _one_of(
+            _entry_unknown_field,
+            _entry_index,
+            _in_entry(_out_of_range),
+            _name_missing,
+            _name_malformed,
+            _in_entry(_without_id),
+            _in_entry(_empty_provider_sort),
+        ),
+    ),
+    "llm-name": Breaker("llm-name", _one_of(_entry_weight_scaled)),
+    "llm-params": Breaker(
+        "llm-params", _one_of(*(_in_entry(draw) for draw in _PARAMS_EDITS), _entry_empty_list)
+    ),
+    "training-table-presence": Breaker(
+        "training-table-presence",
+        _one_of(_entry_table_name_removed, _entry_table_name_null, _entry_table_name_added),
+    ),
+    "training-table-name": Breaker(
+        "training-table-name", _one_of(_entry_table_renamed), weight="training_table"
+    ),
+}
+"""One breaker per rule a lone LLM entry can break (:data:`qmcontract.rules.LLM_RULES`), in that order."""
+
+
+def break_llm(entry: Document, rule: str, chooser: Chooser) -> Document:
+    """A copy of a valid LLM ``entry`` that breaks exactly ``rule`` (one of ``LLM_RULES``)."""
+    return LLM_BREAKERS[rule].apply(entry, chooser)
+
+
+# --- the entry points --------------------------------------------------------------------------------------
+
+
+def invalid_query_model(
+    chooser: Chooser,
+    rule: str,
+    *,
+    weight: WeightType | None = None,
+    metadata: bool | None = None,
+    min_llms: int = 1,
+    max_llms: int = 16,
+    portable: bool = True,
+) -> Document:
+    """A document that breaks exactly ``rule``; the rule's needs override ``weight``/``metadata``."""
+    breaker = BREAKERS[rule]
+    kind = breaker.weight or weight or pick(chooser, WEIGHT_TYPES)
+    with_metadata = breaker.metadata if breaker.metadata is not None else metadata
+    if with_metadata is None:
+        with_metadata = one_in(chooser, 2)
+    base = query_model(
+        chooser,
+        weight=kind,
+        min_llms=min_llms,
+        max_llms=max_llms,
+        metadata=with_metadata,
+        portable=portable,
+    )
+    return break_document(base, rule, chooser)
+
+
+def invalid_query_llm(
+    chooser: Chooser,
+    rule: str,
+    *,
+    weight: WeightType | None = None,
+    metadata: bool | None = None,
+    portable: bool = True,
+) -> Document:
+    """An LLM entry that breaks exactly ``rule`` (one of ``LLM_RULES``); its needs override ``weight``."""
+    breaker = LLM_BREAKERS[rule]
+    kind = breaker.weight or weight or pick(chooser, WEIGHT_TYPES)
+    with_metadata = one_in(chooser, 2) if metadata is None else metadata
+    entry = query_llm(chooser, weight=kind, metadata=with_metadata, portable=portable)
+    return break_llm(entry, rule, chooser)

@@ -96,6 +96,22 @@ DEFAULTS: Final[Mapping[str, object]] = {
     "top_k": 0,
     "verbosity": "medium",
 }
+#: Empty values that normalisation drops: no bias, no stop sequence, no fallback model.
+EMPTY_DEFAULTS: Final[Mapping[str, object]] = {"logit_bias": {}, "stop": [], "models": []}
+#: ``provider`` sub-fields normalisation drops at these values; ``sort`` has no default.
+PROVIDER_DEFAULTS: Final[Mapping[str, object]] = {
+    "order": [],
+    "allow_fallbacks": True,
+    "require_parameters": False,
+    "data_collection": "allow",
+    "only": [],
+    "ignore": [],
+    "quantizations": [],
+}
+#: ``reasoning`` sub-fields normalisation drops at these values; ``effort`` has no default.
+REASONING_DEFAULTS: Final[Mapping[str, object]] = {"max_tokens": 0, "enabled": True}
+#: ``select_top_logprobs`` defaults to this in the ``*_logprobs`` modes, else to 0.
+LOGPROBS_MODE_TOP_LOGPROBS: Final = 20
 
 _ABSENT: Final = object()
 
@@ -114,10 +130,18 @@ def copy_json(value: Any) -> Any:
     return value
 
 
+def top_logprobs_default(mode: object) -> int:
+    """The ``select_top_logprobs`` that normalisation drops for an LLM in ``mode``."""
+    return LOGPROBS_MODE_TOP_LOGPROBS if isinstance(mode, str) and "logprobs" in mode else 0
+
+
 def _is_default(value: object, default: object) -> bool:
-    if isinstance(default, str):
-        return value == default
-    return is_number(value) and value == default
+    """Whether ``value`` is ``default`` as normalisation sees it: ``1.0`` is ``1``, ``1`` is not ``True``."""
+    if isinstance(default, bool):
+        return value is default
+    if isinstance(default, (int, float)):
+        return is_number(value) and value == default
+    return type(value) is type(default) and value == default
 
 
 def _as_float(value: object) -> object:
@@ -174,19 +198,18 @@ def _normalise_field(key: str, value: Any, mode: object) -> Any:
     if normaliser is not None:
         return normaliser(value)
     if key == "select_top_logprobs":
-        default = 20 if isinstance(mode, str) and "logprobs" in mode else 0
-        return _ABSENT if _is_default(value, default) else value
+        return _ABSENT if _is_default(value, top_logprobs_default(mode)) else value
     return value
 
 
 def _normalise_logit_bias(value: Any) -> Any:
-    return _ABSENT if value == {} else value
+    return _ABSENT if _is_default(value, EMPTY_DEFAULTS["logit_bias"]) else value
 
 
 def _normalise_stop(value: Any) -> Any:
     if not isinstance(value, list):
         return value
-    if not value:
+    if _is_default(value, EMPTY_DEFAULTS["stop"]):
         return _ABSENT
     if len(value) == 1:
         return value[0]
@@ -194,7 +217,7 @@ def _normalise_stop(value: Any) -> Any:
 
 
 def _normalise_fallbacks(value: Any) -> Any:
-    return _ABSENT if value == [] else value
+    return _ABSENT if _is_default(value, EMPTY_DEFAULTS["models"]) else value
 
 
 def _normalise_reasoning(value: Any) -> Any:
@@ -203,9 +226,7 @@ def _normalise_reasoning(value: Any) -> Any:
     out: dict[str, Any] = {}
     for key in REASONING_KEYS:
         item = value.get(key)
-        if item is None or (key == "max_tokens" and _is_default(item, 0)):
-            continue
-        if key == "enabled" and item is True:
+        if item is None or (key in REASONING_DEFAULTS and _is_default(item, REASONING_DEFAULTS[key])):
             continue
         out[key] = item
     out = _with_extra_keys(out, value, REASONING_KEYS)
@@ -228,15 +249,7 @@ def _normalise_provider(value: Any) -> Any:
 
 
 def _is_provider_default(key: str, item: object) -> bool:
-    if key in PROVIDER_LIST_KEYS:
-        return item == []
-    if key == "allow_fallbacks":
-        return item is True
-    if key == "require_parameters":
-        return item is False
-    if key == "data_collection":
-        return item == "allow"
-    return False
+    return key in PROVIDER_DEFAULTS and _is_default(item, PROVIDER_DEFAULTS[key])
 
 
 def normalise_llm_weight(value: Any) -> Any:

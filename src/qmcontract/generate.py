@@ -1,518 +1,47 @@
-"""Sampling Query Model definitions and documents: one sampler, two sources of choices.
+"""Seeded generation for ``qmcontract generate``: documents from one seed, and the writers.
 
-Every random decision goes through a :class:`Chooser`, whose lowest value is always the simplest
-outcome: no optional parameter, one LLM, static weight, ``generate`` mode, weight 1. Two choosers
-drive the same sampler, and the same breakers (:mod:`qmcontract.breakers`):
-
-* :func:`seeded_chooser` reads bits from ``random.Random(seed).getrandbits``, whose output for an
-  integer seed has not changed since Python 3.2, so ``qmcontract generate`` writes byte-identical
-  output on every machine and Python version;
-* ``qmcontract.strategies`` reads them from hypothesis byte blocks, so hypothesis shrinks a
-  failing document by lowering bits towards zero, that is towards the simplest document.
-
-Numbers are small integers over a power of ten (``k / 100``): every float is at least ``1e-4``
-in magnitude or exactly 0, and prints the same everywhere. Documents are assembled by the core
-(:func:`qmcontract.model.assemble`); nothing here hashes or normalises by itself.
+The sampler (:mod:`qmcontract.sampler`) makes the documents and the breakers
+(:mod:`qmcontract.breakers`) break them; this module only drives them from
+:func:`~qmcontract.sampler.seeded_chooser` and writes the results, so the same seed and options
+give byte-identical output on every machine and Python version.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Literal, Protocol, TypeVar
+from typing import Any, BinaryIO, Final, Literal
 
-from qmcontract.canonical import normalise_llm
+from qmcontract.breakers import invalid_query_llm, invalid_query_model
 from qmcontract.errors import QmContractError
-from qmcontract.model import assemble
 from qmcontract.names import hash_name, is_name
-from qmcontract.rules import DOCUMENT_RULES, METADATA_FIELDS
-
-T = TypeVar("T")
-WeightType = Literal["static", "training_table"]
-
-WEIGHT_TYPES: Final[tuple[WeightType, ...]] = ("static", "training_table")
-#: Modes in the order hypothesis shrinks towards: ``generate`` is the simplest.
-MODES: Final[tuple[str, ...]] = (
-    "generate",
-    "select_thinking",
-    "select_non_thinking",
-    "select_thinking_logprobs",
-    "select_non_thinking_logprobs",
+from qmcontract.rules import DOCUMENT_RULES, LLM_RULES
+from qmcontract.sampler import (
+    Chooser,
+    WeightType,
+    check_llm_bounds,
+    check_weight,
+    query_llm,
+    query_model,
+    seeded_chooser,
 )
-MAX_LLMS: Final = 128
-INT32_MAX: Final = 2**31 - 1
-BLOCK_BITS: Final = 256
-
-MODEL_IDS: Final[tuple[str, ...]] = (
-    "openai/gpt-5-mini",
-    "openai/gpt-5-nano",
-    "google/gemini-2.5-flash",
-    "anthropic/claude-sonnet-4",
-    "openai/gpt-4.1-nano",
-    "x-ai/grok-4",
-    "deepseek/deepseek-chat-v3.1",
-    "google/gemini-2.5-pro",
-    "meta-llama/llama-3.3-70b-instruct",
-    "mistralai/mistral-small-3.2-24b-instruct",
-    "qwen/qwen3-235b-a22b",
-    "anthropic/claude-opus-4.1",
-)
-EMBEDDINGS_MODELS: Final[tuple[str, ...]] = (
-    "deepinfra/qwen/qwen3-embedding-4b",
-    "openai/text-embedding-3-small",
-    "openai/text-embedding-3-large",
-)
-STOP_SEQUENCES: Final[tuple[str, ...]] = ("END", "\n", "###", "</s>", "Human:", "\n\n", "Observation:", "。")
-PROVIDERS: Final[tuple[str, ...]] = (
-    "openai",
-    "azure",
-    "google-vertex",
-    "anthropic",
-    "amazon-bedrock",
-    "deepinfra",
-    "together",
-    "google-ai-studio",
-    "fireworks",
-    "groq",
-)
-QUANTIZATIONS: Final[tuple[str, ...]] = ("fp8", "bf16", "int4", "fp16", "int8", "fp4", "fp32", "unknown")
-PROVIDER_SORTS: Final[tuple[str, ...]] = ("price", "throughput", "latency")
-LEVELS: Final[tuple[str, ...]] = ("low", "high", "medium")
-#: Metadata ``created`` timestamps fall in the Query-Model era of the API.
-ERA_START: Final = datetime.datetime(2025, 8, 1, tzinfo=datetime.timezone.utc)
-ERA_SECONDS: Final = 103 * 24 * 3600
-
-
-class Chooser(Protocol):
-    """The one source of randomness of the sampler; the lowest value is always the simplest."""
-
-    def integer(self, low: int, high: int) -> int:
-        """An integer in ``[low, high]``."""
-        ...  # pragma: no cover
-
-    def size(self, low: int, high: int) -> int:
-        """A size in ``[low, high]`` that decides how many parts follow."""
-        ...  # pragma: no cover
-
-    def part(self, sample: Callable[[Chooser], T]) -> T:
-        """The result of ``sample`` run as one self-contained part (an LLM) of a larger value."""
-        ...  # pragma: no cover
-
-
-#: Extra bits read for a range whose size is not a power of two: no value is favoured by more than 1/256.
-_EXTRA_BITS: Final = 8
-
-
-class BitChooser:
-    """Choices read from a stream of bits, most significant first.
-
-    An integer reads just enough bits and scales them monotonically onto its range, so lower
-    bits never give a larger value and all-zero bits give ``low``: that is what lets hypothesis
-    shrink a document by shrinking the bits it drew.
-    """
-
-    __slots__ = ("_bits", "_count", "_next_block")
-
-    def __init__(self, next_block: Callable[[], int]) -> None:
-        """``next_block`` returns the next ``BLOCK_BITS`` bits as a non-negative integer."""
-        self._next_block = next_block
-        self._bits = 0
-        self._count = 0
-
-    def integer(self, low: int, high: int) -> int:
-        span = high - low
-        if span <= 0:
-            return low
-        width = span.bit_length() if span & (span + 1) == 0 else span.bit_length() + _EXTRA_BITS
-        left = self._count - width
-        if left < 0:
-            bits = self._bits
-            while left < 0:
-                bits = (bits << BLOCK_BITS) | self._next_block()
-                left += BLOCK_BITS
-            self._bits = bits
-        value = self._bits >> left
-        self._bits ^= value << left
-        self._count = left
-        return low + ((value * (span + 1)) >> width)
-
-    def size(self, low: int, high: int) -> int:
-        return self.integer(low, high)
-
-    def discard(self) -> None:
-        """Drop the bits left over, so that the next choice starts on a fresh block."""
-        self._bits = self._count = 0
-
-    def part(self, sample: Callable[[Chooser], T]) -> T:
-        return sample(self)
-
-
-def seeded_chooser(seed: int) -> BitChooser:
-    """A chooser whose choices depend only on ``seed``, identical on every Python version."""
-    rng = random.Random(seed)
-    return BitChooser(lambda: rng.getrandbits(BLOCK_BITS))
-
-
-# --- small choices -----------------------------------------------------------------------------
-
-
-def pick(chooser: Chooser, options: Sequence[T]) -> T:
-    """One of ``options``; the first is the simplest."""
-    return options[chooser.integer(0, len(options) - 1)]
-
-
-def one_in(chooser: Chooser, odds: int) -> bool:
-    """True with probability about ``1/odds``; False is the simplest."""
-    return chooser.integer(0, odds - 1) == odds - 1
-
-
-def distinct(chooser: Chooser, options: Sequence[T], count: int) -> list[T]:
-    """``count`` distinct options in drawn order (a partial Fisher-Yates shuffle)."""
-    pool = list(options)
-    for i in range(min(count, len(pool))):
-        j = chooser.integer(i, len(pool) - 1)
-        pool[i], pool[j] = pool[j], pool[i]
-    return pool[:count]
-
-
-def decimal(chooser: Chooser, low: int, high: int, places: int = 2) -> int | float:
-    """A number in ``[low, high]`` with at most ``places`` decimals; whole numbers stay ``int``."""
-    scale: int = 10**places
-    k = chooser.integer(low * scale, high * scale)
-    return k // scale if k % scale == 0 else k / scale
-
-
-def positive(chooser: Chooser) -> int | float:
-    """A weight from 0.001 to 1000 (``k / 10**e`` for k in 1..1000, e in 0..3); 1 is the simplest."""
-    drawn = chooser.integer(0, 3999)
-    scale: int = 10 ** (drawn // 1000)
-    k = drawn % 1000 + 1
-    return k // scale if k % scale == 0 else k / scale
-
-
-def count(chooser: Chooser, high: int = INT32_MAX) -> int:
-    """A positive integer up to ``high``, spread evenly over orders of magnitude."""
-    bits = chooser.integer(1, high.bit_length())
-    return chooser.integer(1 << (bits - 1), min(high, (1 << bits) - 1))
-
-
-# --- Query LLM definitions ---------------------------------------------------------------------
-
-Sampler = Callable[[Chooser, Mapping[str, Any]], Any]
-
-
-#: Each optional parameter takes this many bits of one draw; rolls below ``_ABSENT_BELOW`` mean absent.
-_ROLL_BITS: Final = 5
-_ABSENT_BELOW: Final = 26
-
-
-def _present(chooser: Chooser, roll: int, value: Sampler, default: Sampler, llm: Mapping[str, Any]) -> Any:
-    """A present parameter: ``null`` (1 roll in 6), the default (2 in 6; normalised away) or a value."""
-    if roll == _ABSENT_BELOW:
-        return None
-    if roll < _ABSENT_BELOW + 3:
-        return default(chooser, llm)
-    return value(chooser, llm)
-
-
-def _constant(value: Any) -> Sampler:
-    """The default as written: as an integer or as a float (both normalise away)."""
-
-    def sample(chooser: Chooser, _llm: Mapping[str, Any]) -> Any:
-        return pick(chooser, (value, float(value))) if isinstance(value, int) else value
-
-    return sample
-
-
-def _just(value: Any) -> Sampler:
-    """Always ``value`` (a fresh copy of it)."""
-
-    def sample(_chooser: Chooser, _llm: Mapping[str, Any]) -> Any:
-        return copy_json(value)
-
-    return sample
-
-
-def _number(low: int, high: int) -> Sampler:
-    return lambda chooser, _llm: decimal(chooser, low, high)
-
-
-def _one_of(options: Sequence[str]) -> Sampler:
-    return lambda chooser, _llm: pick(chooser, options)
-
-
-def _tokens(chooser: Chooser, _llm: Mapping[str, Any]) -> int:
-    return count(chooser)
-
-
-def _level(chooser: Chooser, _llm: Mapping[str, Any]) -> str:
-    return pick(chooser, LEVELS)
-
-
-def _logprobs_default(_chooser: Chooser, llm: Mapping[str, Any]) -> int:
-    return 20 if "logprobs" in str(llm.get("mode")) else 0
-
-
-def _top_logprobs(chooser: Chooser, _llm: Mapping[str, Any]) -> int:
-    return chooser.integer(0, 20)
-
-
-def _logit_bias(chooser: Chooser, _llm: Mapping[str, Any]) -> dict[str, int]:
-    size = chooser.integer(1, 4)
-    return {str(count(chooser, 200_000) - 1): chooser.integer(-100, 100) for _ in range(size)}
-
-
-def _stop(chooser: Chooser, _llm: Mapping[str, Any]) -> str | list[str]:
-    form = chooser.integer(0, 2)
-    if form == 0:
-        return pick(chooser, STOP_SEQUENCES)
-    return distinct(chooser, STOP_SEQUENCES, 1 if form == 1 else chooser.integer(2, 4))
-
-
-def _provider_list(options: Sequence[str]) -> Sampler:
-    return lambda chooser, _llm: distinct(chooser, options, chooser.integer(1, 3))
-
-
-_PROVIDER_FIELDS: Final[tuple[tuple[str, Sampler, Sampler], ...]] = (
-    ("order", _provider_list(PROVIDERS), _just([])),
-    ("allow_fallbacks", _just(False), _just(True)),
-    ("require_parameters", _just(True), _just(False)),
-    ("data_collection", _just("deny"), _just("allow")),
-    ("only", _provider_list(PROVIDERS), _just([])),
-    ("ignore", _provider_list(PROVIDERS), _just([])),
-    ("quantizations", _provider_list(QUANTIZATIONS), _just([])),
-    ("sort", _one_of(PROVIDER_SORTS), _one_of(PROVIDER_SORTS)),
-)
-
-
-def _provider(chooser: Chooser, llm: Mapping[str, Any], *, defaults: bool = False) -> dict[str, Any]:
-    provider: dict[str, Any] = {}
-    for key, value, default in _PROVIDER_FIELDS:
-        if key == "sort" and defaults:
-            continue  # sort has no default: an all-default provider leaves it out
-        if chooser.integer(0, 3) >= 2:
-            provider[key] = (default if defaults else value)(chooser, llm)
-    return provider
-
-
-def _default_provider(chooser: Chooser, llm: Mapping[str, Any]) -> dict[str, Any]:
-    return _provider(chooser, llm, defaults=True)
-
-
-def _reasoning(chooser: Chooser, _llm: Mapping[str, Any]) -> dict[str, Any]:
-    """Never ``max_tokens`` with ``effort``, nor either with ``enabled: false``."""
-    form = chooser.integer(0, 2)
-    if form == 2:
-        return {"enabled": False}
-    reasoning: dict[str, Any] = (
-        {"max_tokens": count(chooser)} if form == 0 else {"effort": _level(chooser, _llm)}
-    )
-    if one_in(chooser, 4):
-        reasoning["enabled"] = True
-    return reasoning
-
-
-def _default_reasoning(chooser: Chooser, _llm: Mapping[str, Any]) -> dict[str, Any]:
-    return pick(chooser, ({}, {"enabled": True}, {"max_tokens": 0}, {"max_tokens": 0, "enabled": True}))
-
-
-def _fallbacks(chooser: Chooser, llm: Mapping[str, Any]) -> list[str]:
-    others = [model for model in MODEL_IDS if model != llm["id"]]
-    return distinct(chooser, others, chooser.integer(1, 3))
-
-
-#: Every optional LLM parameter in hash order: (key, value sampler, default sampler).
-_PARAMETERS: Final[tuple[tuple[str, Sampler, Sampler], ...]] = (
-    ("select_top_logprobs", _top_logprobs, _logprobs_default),
-    ("frequency_penalty", _number(-2, 2), _constant(0)),
-    ("logit_bias", _logit_bias, _just({})),
-    ("max_completion_tokens", _tokens, _constant(0)),
-    ("presence_penalty", _number(-2, 2), _constant(0)),
-    ("reasoning_effort", _level, _level),
-    ("stop", _stop, _just([])),
-    ("temperature", _number(0, 2), _constant(1)),
-    ("top_p", _number(0, 1), _constant(1)),
-    ("max_tokens", _tokens, _constant(0)),
-    ("min_p", _number(0, 1), _constant(0)),
-    ("provider", _provider, _default_provider),
-    ("reasoning", _reasoning, _default_reasoning),
-    ("repetition_penalty", _number(0, 2), _constant(1)),
-    ("top_a", _number(0, 1), _constant(0)),
-    ("top_k", _tokens, _constant(0)),
-    ("verbosity", _level, _constant("medium")),
-    ("models", _fallbacks, _just([])),
-)
-
-
-def model_id(chooser: Chooser) -> str:
-    """A model id: mostly a well-known one, sometimes an invented one."""
-    if one_in(chooser, 8):
-        return f"{pick(chooser, ('acme', 'example', 'lab'))}/model-{chooser.integer(1, 999)}"
-    return pick(chooser, MODEL_IDS)
-
-
-def llm_weight(chooser: Chooser, weight: WeightType) -> dict[str, Any]:
-    """A valid LLM weight of the given type (training table: ``0 < min <= base <= max``)."""
-    if weight == "static":
-        return {"type": "static", "weight": positive(chooser)}
-    low, base, high = sorted((positive(chooser), positive(chooser), positive(chooser)))
-    return {"type": "training_table", "base_weight": base, "min_weight": low, "max_weight": high}
-
-
-def llm_definition(chooser: Chooser, *, weight: WeightType, modes: Sequence[str] = MODES) -> dict[str, Any]:
-    """One Query LLM as a user writes it: defaults, ``null`` options and unsorted lists included."""
-    llm: dict[str, Any] = {"id": model_id(chooser), "mode": pick(chooser, modes)}
-    rolls = chooser.integer(0, (1 << (_ROLL_BITS * len(_PARAMETERS))) - 1)
-    shift = _ROLL_BITS * len(_PARAMETERS)
-    for key, value, default in _PARAMETERS:
-        shift -= _ROLL_BITS
-        roll = (rolls >> shift) & ((1 << _ROLL_BITS) - 1)
-        if roll >= _ABSENT_BELOW:
-            llm[key] = _present(chooser, roll, value, default, llm)
-    llm["weight"] = llm_weight(chooser, weight)
-    return llm
-
-
-def copy_json(value: Any) -> Any:
-    """A deep copy of a JSON value (much faster than ``copy.deepcopy``)."""
-    if isinstance(value, dict):
-        return {key: copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [copy_json(item) for item in value]
-    return value
-
-
-def _next_llm(
-    chooser: Chooser, previous: Sequence[dict[str, Any]], weight: WeightType, modes: Sequence[str]
-) -> dict[str, Any]:
-    """A fresh LLM, or now and then a copy of an earlier one (exact, or with another weight)."""
-    roll = chooser.integer(0, 15)  # drawn even for the first LLM: an LLM's bits never depend on its position
-    if roll < 13 or not previous:
-        return llm_definition(chooser, weight=weight, modes=modes)
-    twin: dict[str, Any] = copy_json(previous[chooser.integer(0, len(previous) - 1)])
-    if roll == 15:
-        twin["weight"] = llm_weight(chooser, weight)
-    return twin
-
-
-def model_weight(chooser: Chooser, weight: WeightType) -> dict[str, Any]:
-    """A valid Query Model weight of the given type."""
-    if weight == "static":
-        return {"type": "static"}
-    return {
-        "type": "training_table",
-        "embeddings_model": pick(chooser, EMBEDDINGS_MODELS),
-        "top": count(chooser),
-    }
-
-
-def check_llm_bounds(min_llms: int, max_llms: int) -> None:
-    """Raise unless ``1 <= min_llms <= max_llms <= 128``."""
-    if not 1 <= min_llms <= max_llms <= MAX_LLMS:
-        raise QmContractError(f"need 1 <= min_llms <= max_llms <= {MAX_LLMS}, got {min_llms} and {max_llms}")
-
-
-def check_weight(weight: str | None) -> None:
-    """Raise unless ``weight`` is a weight type or None."""
-    if weight is not None and weight not in WEIGHT_TYPES:
-        raise QmContractError(f"weight must be one of {', '.join(WEIGHT_TYPES)} or None, got {weight!r}")
-
-
-def model_definition(
-    chooser: Chooser, *, weight: WeightType | None = None, min_llms: int = 1, max_llms: int = 16
-) -> dict[str, Any]:
-    """A Query Model definition ``{weight, models}`` with duplicate LLMs now and then."""
-    size = chooser.size(min_llms, max_llms)
-    kind: WeightType = pick(chooser, WEIGHT_TYPES) if weight is None else weight
-    models: list[dict[str, Any]] = []
-    for _ in range(size):
-        models.append(chooser.part(lambda part: _next_llm(part, models, kind, MODES)))
-    return {"weight": model_weight(chooser, kind), "models": models}
-
-
-# --- documents -----------------------------------------------------------------------------------
-
-
-def metadata_fields(chooser: Chooser) -> dict[str, Any]:
-    """The nine metadata fields with plausible, valid values."""
-    created = ERA_START + datetime.timedelta(seconds=chooser.integer(0, ERA_SECONDS))
-    requests = count(chooser, 10**7) - 1
-    used = requests > 0
-
-    def tokens() -> int:
-        return count(chooser, 10**10) - 1 if used else 0
-
-    def cost() -> int | float:
-        return (count(chooser, 10**8) - 1) / 10_000 if used else 0.0
-
-    uuid = f"{chooser.integer(0, 2**128 - 1):032x}"
-    values = {
-        "user_id": f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}",
-        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "requests": requests,
-        "chat_completion_tokens": tokens(),
-        "chat_prompt_tokens": tokens(),
-        "chat_cost": cost(),
-        "embedding_completion_tokens": tokens(),
-        "embedding_prompt_tokens": tokens(),
-        "embedding_cost": cost(),
-    }
-    return {key: values[key] for key in METADATA_FIELDS}
-
-
-def document_of(definition: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The response document of a valid definition, assembled by the core, plus optional metadata."""
-    llms = [normalise_llm(llm) for llm in definition["models"]]
-    document, _ = assemble(definition["weight"], llms)
-    if metadata is not None:
-        document.update(metadata)
-    return document
-
-
-def query_model(
-    chooser: Chooser,
-    *,
-    weight: WeightType | None = None,
-    min_llms: int = 1,
-    max_llms: int = 16,
-    metadata: bool = False,
-) -> dict[str, Any]:
-    """A valid response document (with the nine metadata fields when ``metadata``)."""
-    definition = model_definition(chooser, weight=weight, min_llms=min_llms, max_llms=max_llms)
-    return document_of(definition, metadata_fields(chooser) if metadata else None)
-
-
-def invalid_query_model(
-    chooser: Chooser,
-    rule: str,
-    *,
-    weight: WeightType | None = None,
-    metadata: bool | None = None,
-    min_llms: int = 1,
-    max_llms: int = 16,
-) -> dict[str, Any]:
-    """A document that breaks exactly ``rule``; the rule's needs override ``weight``/``metadata``."""
-    from qmcontract.breakers import BREAKERS, break_document  # noqa: PLC0415 (breakers imports this module)
-
-    breaker = BREAKERS[rule]
-    kind = breaker.weight or weight or pick(chooser, WEIGHT_TYPES)
-    with_metadata = breaker.metadata if breaker.metadata is not None else metadata
-    if with_metadata is None:
-        with_metadata = one_in(chooser, 2)
-    base = query_model(chooser, weight=kind, min_llms=min_llms, max_llms=max_llms, metadata=with_metadata)
-    return break_document(base, rule, chooser)
-
 
 # --- seeded generation (the CLI) -------------------------------------------------------------------
 
 
+Kind = Literal["model", "llm"]
+#: What ``--kind`` generates: Query Model documents, or LLM entries as ``GET /query_llms/{name}`` answers.
+KINDS: Final[tuple[Kind, ...]] = ("model", "llm")
+#: The LLM bounds a Query Model gets unless told (an LLM entry has none).
+DEFAULT_MIN_LLMS: Final = 1
+DEFAULT_MAX_LLMS: Final = 16
+
+
 @dataclass(frozen=True)
 class Generated:
-    """One generated document; ``rule`` is the document rule it breaks, or None when valid."""
+    """One generated document or LLM entry; ``rule`` is the rule it breaks, or None when valid."""
 
     document: dict[str, Any]
     rule: str | None = None
@@ -529,65 +58,122 @@ class Generated:
         return f"{name}.{self.rule}" if self.rule else str(name)
 
 
-def resolve_rules(invalid: str | None) -> tuple[str, ...]:
-    """The rules ``--invalid`` names: none, one rule id, or every document rule for ``all``."""
+def rules_of(kind: Kind) -> tuple[str, ...]:
+    """The rules a ``kind`` of generated value can break: every document rule, or ``LLM_RULES``."""
+    return tuple(DOCUMENT_RULES) if kind == "model" else LLM_RULES
+
+
+def resolve_rules(invalid: str | None, kind: Kind = "model") -> tuple[str, ...]:
+    """The rules ``--invalid`` names: none, one rule id, or every rule of ``kind`` for ``all``."""
     if invalid is None:
         return ()
+    valid = rules_of(kind)
     if invalid == "all":
-        return tuple(DOCUMENT_RULES)
-    if invalid not in DOCUMENT_RULES:
-        raise QmContractError(f"unknown document rule {invalid!r}; valid: all, {', '.join(DOCUMENT_RULES)}")
+        return valid
+    if invalid not in valid:
+        raise QmContractError(_unknown_rules_message([invalid], kind))
     return (invalid,)
+
+
+def _unknown_rules_message(unknown: Sequence[str], kind: Kind) -> str:
+    listed = ", ".join(repr(rule) for rule in unknown)
+    valid = ", ".join(rules_of(kind))
+    if kind == "model":
+        return f"unknown document rule {listed}; valid: all, {valid}"
+    if all(rule in DOCUMENT_RULES for rule in unknown):
+        return f"rule {listed} does not apply to one LLM entry (--kind llm); valid: all, {valid}"
+    return f"unknown LLM entry rule {listed}; valid with --kind llm: all, {valid}"
 
 
 def generate_documents(
     count: int,
     *,
     seed: int = 0,
+    kind: Kind = "model",
     weight: WeightType | None = None,
     metadata: bool = False,
     invalid: Sequence[str] = (),
-    min_llms: int = 1,
-    max_llms: int = 16,
+    min_llms: int | None = None,
+    max_llms: int | None = None,
+    portable: bool = True,
 ) -> Iterator[Generated]:
-    """``count`` documents from one seeded stream: the first ``n`` never depend on ``count``.
+    """``count`` documents (or LLM entries) from one seeded stream: the first ``n`` never depend on ``count``.
 
-    With ``invalid`` rule ids, document ``i`` breaks ``invalid[i % len(invalid)]``. Arguments are
-    checked at once (raising :class:`QmContractError`); documents are made as they are consumed.
+    With ``invalid`` rule ids, value ``i`` breaks ``invalid[i % len(invalid)]``. ``min_llms`` and
+    ``max_llms`` (default 1 and 16) bound a Query Model's LLMs and are an error with
+    ``kind="llm"``. ``portable``: ``logit_bias`` keys in ascending numeric order (else as drawn).
+    Arguments are checked at once (raising :class:`QmContractError`); values are made as they
+    are consumed.
     """
     check_weight(weight)
-    check_llm_bounds(min_llms, max_llms)
-    unknown = [rule for rule in invalid if rule not in DOCUMENT_RULES]
+    if kind not in KINDS:
+        raise QmContractError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "llm" and (min_llms, max_llms) != (None, None):
+        raise QmContractError(
+            "min_llms and max_llms bound a Query Model's LLMs: they do not apply to kind llm"
+        )
+    low = DEFAULT_MIN_LLMS if min_llms is None else min_llms
+    high = DEFAULT_MAX_LLMS if max_llms is None else max_llms
+    check_llm_bounds(low, high)
+    unknown = [rule for rule in invalid if rule not in rules_of(kind)]
     if unknown:
-        raise QmContractError(f"unknown document rule(s) {unknown}; valid: {', '.join(DOCUMENT_RULES)}")
-    options = _Options(weight, metadata, tuple(invalid), min_llms, max_llms)
+        raise QmContractError(_unknown_rules_message(unknown, kind))
+    options = _Options(kind, weight, metadata, tuple(invalid), low, high, portable)
     return _generated(count, seeded_chooser(seed), options)
 
 
 @dataclass(frozen=True)
 class _Options:
+    kind: Kind
     weight: WeightType | None
     metadata: bool
     invalid: tuple[str, ...]
     min_llms: int
     max_llms: int
+    portable: bool
 
 
 def _generated(count: int, chooser: Chooser, options: _Options) -> Iterator[Generated]:
-    bounds = {"min_llms": options.min_llms, "max_llms": options.max_llms}
+    one = _model if options.kind == "model" else _llm
     for i in range(count):
-        if options.invalid:
-            rule = options.invalid[i % len(options.invalid)]
-            document = invalid_query_model(
-                chooser, rule, weight=options.weight, metadata=options.metadata, **bounds
-            )
-            yield Generated(document, rule)
-        else:
-            yield Generated(query_model(chooser, weight=options.weight, metadata=options.metadata, **bounds))
+        rule = options.invalid[i % len(options.invalid)] if options.invalid else None
+        yield Generated(one(chooser, options, rule), rule)
+
+
+def _model(chooser: Chooser, options: _Options, rule: str | None) -> dict[str, Any]:
+    bounds = (options.min_llms, options.max_llms)
+    if rule is None:
+        return query_model(
+            chooser,
+            weight=options.weight,
+            metadata=options.metadata,
+            min_llms=bounds[0],
+            max_llms=bounds[1],
+            portable=options.portable,
+        )
+    return invalid_query_model(
+        chooser,
+        rule,
+        weight=options.weight,
+        metadata=options.metadata,
+        min_llms=bounds[0],
+        max_llms=bounds[1],
+        portable=options.portable,
+    )
+
+
+def _llm(chooser: Chooser, options: _Options, rule: str | None) -> dict[str, Any]:
+    if rule is None:
+        return query_llm(chooser, weight=options.weight, metadata=options.metadata, portable=options.portable)
+    return invalid_query_llm(
+        chooser, rule, weight=options.weight, metadata=options.metadata, portable=options.portable
+    )
 
 
 # --- output --------------------------------------------------------------------------------------------
 
+#: The file ``--format jsonl --out DIR`` writes in DIR.
+JSONL_FILE: Final = "documents.jsonl"
 _JSON_LINE: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _JSON_PRETTY: Final = json.JSONEncoder(ensure_ascii=False, indent=2, allow_nan=False).encode
 
@@ -630,7 +216,11 @@ def write_json_files(items: Iterator[Generated], directory: Path) -> int:
         stem = item.stem
         seen[stem] = seen.get(stem, 0) + 1
         name = stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"
-        (directory / f"{name}.json").write_bytes(_JSON_PRETTY(item.document).encode("utf-8") + b"\n")
+        path = directory / f"{name}.json"
+        try:
+            path.write_bytes(_JSON_PRETTY(item.document).encode("utf-8") + b"\n")
+        except OSError as exc:
+            raise QmContractError(f"{path}: cannot write: {exc.strerror or exc}") from None
         written += 1
     return written
 
@@ -640,8 +230,9 @@ def write_generated(
 ) -> int:
     """Write documents where ``--format``/``--out`` say; returns how many were written.
 
-    ``out`` is ``-`` (``stdout``) or a directory: ``json`` writes one ``<stem>.json`` per
-    document there, ``jsonl`` writes ``documents.jsonl``.
+    ``out`` is ``-`` (``stdout``) or a directory, created when missing: ``json`` writes one
+    ``<stem>.json`` per document there, ``jsonl`` writes ``documents.jsonl``. A directory that
+    cannot be written is a :class:`QmContractError` naming it.
     """
     if out == "-":
         return write_jsonl(items, stdout) if fmt == "jsonl" else write_json_array(items, stdout)
@@ -650,6 +241,10 @@ def write_generated(
         raise QmContractError(f"{out}: exists and is not a directory")
     if fmt == "json":
         return write_json_files(items, directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / "documents.jsonl").open("wb") as stream:
-        return write_jsonl(items, stream)
+    target = directory / JSONL_FILE
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as stream:
+            return write_jsonl(items, stream)
+    except OSError as exc:
+        raise QmContractError(f"{target}: cannot write: {exc.strerror or exc}") from None

@@ -51,13 +51,22 @@ def build_query_llm(definition: Any) -> dict[str, Any]:
     if not isinstance(definition, dict):
         _raise_if_any([Violation("schema", "", f"an LLM is an object, got {type(definition).__name__}")])
     _raise_if_any(_llm_shape_violations(definition, ""))
-    llm = normalise_llm(definition)
+    entry = assemble_llm(normalise_llm(definition))
+    _raise_if_any([v for v in validate_query_llm(entry, metadata=False) if not v.path.startswith("/name")])
+    return entry
+
+
+def assemble_llm(llm: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry ``GET``/``POST /query_llms`` answer for a normalised LLM; validates nothing.
+
+    ``name`` first, then ``training_table_name`` when its weight is a training table, then the
+    LLM as given. Strategies use this to build entries that break chosen rules.
+    """
     name, table_name = entry_names_of_normalised_llm(llm)
     entry: dict[str, Any] = {"name": name}
     if table_name is not None:
         entry["training_table_name"] = table_name
     entry.update(llm)
-    _raise_if_any([v for v in validate_query_llm(entry, metadata=False) if not v.path.startswith("/name")])
     return entry
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from qmcontract.limits import MAX_INTEGER
+from qmcontract.limits import MAX_INTEGER, MAX_QUOTED
 from qmcontract.spec import document_schema, llm_entry_schema
 
 JsonPath = tuple[str | int, ...]
@@ -39,6 +39,19 @@ class SchemaError:
 
 def _keyword_of(kind_name: str) -> str:
     return kind_name[0].lower() + kind_name[1:]
+
+
+def enum_message(instance: Any, options: Any) -> str:
+    """An enum failure naming every allowed value (the validators' own messages list two or three)."""
+    allowed = [json.dumps(option, ensure_ascii=False) for option in options]
+    listed = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+    try:
+        shown = json.dumps(instance, ensure_ascii=False)
+    except (TypeError, ValueError):
+        shown = repr(instance)
+    if len(shown) > MAX_QUOTED:
+        shown = f"{shown[: MAX_QUOTED - 1]}… ({len(shown)} characters)"
+    return f"{shown} is not one of {listed}"
 
 
 class _RustChecker:
@@ -88,22 +101,44 @@ def _flatten_rust(error: Any) -> Iterator[SchemaError]:
     kind = type(error.kind).__name__
     path = tuple(error.instance_path)
     if kind == "OneOfNotValid":
-        branch = _intended_branch(path, [list(b) for b in error.kind.context], _rust_miss)
+        branches = [list(b) for b in error.kind.context]
+        branch = _intended_branch(path, branches, _rust_miss)
         if branch is not None:
             for sub in branch:
                 yield from _flatten_rust(sub)
+            return
+        types = [_rust_type_const(b, path) for b in branches]
+        unknown = _unknown_type(path, error.instance, types)
+        if unknown is not None:
+            yield unknown
             return
     if kind in ("UnevaluatedProperties", "AdditionalProperties"):
         for key in error.kind.unexpected:
             yield SchemaError((*path, key), "additionalProperties", None, f"unknown field {key!r}")
         return
-    yield SchemaError(path, _keyword_of(kind), error.instance, error.message)
+    message = enum_message(error.instance, error.kind.options) if kind == "Enum" else error.message
+    yield SchemaError(path, _keyword_of(kind), error.instance, message)
 
 
 def _rust_miss(error: Any, path: JsonPath) -> bool:
     kind = type(error.kind).__name__
     at = tuple(error.instance_path)
     return (kind == "Type" and at == path) or (kind == "Constant" and at == (*path, "type"))
+
+
+def _rust_type_const(branch: list[Any], path: JsonPath) -> Any:
+    """The ``type`` a ``oneOf`` branch requires, when the instance missed exactly that (else None)."""
+    for error in branch:
+        if type(error.kind).__name__ == "Constant" and tuple(error.instance_path) == (*path, "type"):
+            return error.kind.expected_value
+    return None
+
+
+def _unknown_type(path: JsonPath, instance: Any, types: list[Any]) -> SchemaError | None:
+    """An object whose ``type`` matches no ``oneOf`` branch: name every allowed type."""
+    if not isinstance(instance, dict) or "type" not in instance or any(t is None for t in types) or not types:
+        return None
+    return SchemaError(path, "enum", instance, f"type: {enum_message(instance['type'], types)}")
 
 
 def _intended_branch(path: JsonPath, branches: list[list[Any]], missed: Any) -> list[Any] | None:
@@ -137,6 +172,11 @@ def _flatten_python(error: Any, base: JsonPath) -> Iterator[SchemaError]:
             for sub in chosen:
                 yield from _flatten_python(sub, path)
             return
+        types = [_python_type_const(branch) for branch in branches.values()]
+        unknown = _unknown_type(path, error.instance, types)
+        if unknown is not None:
+            yield unknown
+            return
     if error.validator in ("unevaluatedProperties", "additionalProperties"):
         schema = error.schema if isinstance(error.schema, dict) else {}
         instance = error.instance if isinstance(error.instance, dict) else {}
@@ -144,7 +184,17 @@ def _flatten_python(error: Any, base: JsonPath) -> Iterator[SchemaError]:
         for key in extra or ["?"]:
             yield SchemaError((*path, key), "additionalProperties", None, f"unknown field {key!r}")
         return
-    yield SchemaError(path, str(error.validator), error.instance, error.message)
+    message = error.message
+    if error.validator == "enum" and isinstance(error.validator_value, list):
+        message = enum_message(error.instance, error.validator_value)
+    yield SchemaError(path, str(error.validator), error.instance, message)
+
+
+def _python_type_const(branch: list[Any]) -> Any:
+    for error in branch:
+        if error.validator == "const" and tuple(error.path) == ("type",):
+            return error.validator_value
+    return None
 
 
 def _python_miss(error: Any, _path: JsonPath) -> bool:

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for Query Model definitions, response documents and broken documents.
+"""Hypothesis strategies for Query Model and Query LLM definitions, documents, entries and broken ones.
 
 ::
 
@@ -9,12 +9,22 @@
     def test_my_client_reads_any_query_model(document):
         assert my_client.parse(document).name == document["name"]
 
-Every document is assembled by the core, so it honours every document rule of the contract;
-every definition builds with :func:`qmcontract.build_query_model`. The strategies share their
-sampler with ``qmcontract generate`` (:mod:`qmcontract.generate`): hypothesis supplies the bits
-that sampler reads, in blocks of 32 bytes, which keeps draws few (fast) and lets hypothesis
-shrink a failing document towards the simplest one: a single static-weight ``generate`` LLM
-with no optional parameter. Nothing filters or rejects, so no health check trips.
+This module is the ``qmcontract[strategies]`` extra: it imports hypothesis (and nothing else
+outside the standard library and the core), and says in one line which extra to install when
+hypothesis is missing.
+
+Every document and entry is assembled by the core, so it honours every rule of the contract;
+every definition builds with :func:`qmcontract.build_query_model` (or
+:func:`qmcontract.build_query_llm`) and is a valid body for ``POST /query_models`` (or ``POST
+/query_llms``). The strategies share their sampler with ``qmcontract generate``
+(:mod:`qmcontract.sampler`): hypothesis supplies the bits that sampler reads, in blocks of 32
+bytes, which keeps draws few (fast) and lets hypothesis shrink a failing document towards the
+simplest one: a single static-weight ``generate`` LLM with no optional parameter. Nothing filters
+or rejects, so no health check trips.
+
+Portable by default: ``logit_bias`` keys come in ascending numeric order, as a JavaScript client
+reads them, so every name is the same in every language; ``portable=False`` keeps the keys in
+the order drawn (still valid: the hash uses the order given).
 
 Bad arguments raise :class:`hypothesis.errors.InvalidArgument` when the strategy is first used.
 The core has no typed definition classes (definitions and documents are plain JSON objects), so
@@ -23,15 +33,20 @@ no strategy is registered with ``st.register_type_strategy``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Final, TypeVar
+from qmcontract.extras import ensure_extra
 
-from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
+ensure_extra("strategies", "qmcontract.strategies")
 
-from qmcontract.breakers import metadata_requested
-from qmcontract.errors import QmContractError
-from qmcontract.generate import (
+from collections.abc import Callable, Iterable, Sequence  # noqa: E402
+from typing import Any, Final, TypeVar  # noqa: E402
+
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.errors import InvalidArgument  # noqa: E402
+
+from qmcontract.breakers import invalid_query_llm, invalid_query_model, metadata_requested  # noqa: E402
+from qmcontract.errors import QmContractError  # noqa: E402
+from qmcontract.rules import DOCUMENT_RULES, LLM_RULES  # noqa: E402
+from qmcontract.sampler import (  # noqa: E402
     BLOCK_BITS,
     MODES,
     BitChooser,
@@ -39,18 +54,19 @@ from qmcontract.generate import (
     WeightType,
     check_llm_bounds,
     check_weight,
-    invalid_query_model,
     llm_definition,
     model_definition,
     pick,
+    query_llm,
     query_model,
 )
-from qmcontract.rules import DOCUMENT_RULES
 
 __all__ = [
+    "invalid_query_llms",
     "invalid_query_models",
     "metadata_requested",
     "query_llm_definitions",
+    "query_llms",
     "query_model_definitions",
     "query_models",
 ]
@@ -107,9 +123,9 @@ def _chosen_modes(modes: Iterable[str] | None) -> tuple[str, ...]:
 
 
 def query_llm_definitions(
-    *, weight: WeightType = "static", modes: Iterable[str] | None = None
+    *, weight: WeightType = "static", modes: Iterable[str] | None = None, portable: bool = True
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """One Query LLM as a user writes it, with a ``weight`` of the given type.
+    """One Query LLM as a user writes it, with a ``weight`` of the given type: a ``POST /query_llms`` body.
 
     Covers every mode (or only ``modes``) and every optional parameter, including values equal
     to their default, ``null`` options, unsorted lists and one-item ``stop`` lists, all of which
@@ -123,7 +139,7 @@ def query_llm_definitions(
 
         @st.composite
         def llms(draw: st.DrawFn) -> dict[str, Any]:
-            return llm_definition(_chooser(draw), weight=weight, modes=chosen)
+            return llm_definition(_chooser(draw), weight=weight, modes=chosen, portable=portable)
 
         return llms()
 
@@ -131,10 +147,11 @@ def query_llm_definitions(
 
 
 def query_model_definitions(
-    *, weight: WeightType | None = None, min_llms: int = 1, max_llms: int = 16
+    *, weight: WeightType | None = None, min_llms: int = 1, max_llms: int = 16, portable: bool = True
 ) -> st.SearchStrategy[dict[str, Any]]:
     """A Query Model definition ``{"weight", "models"}`` that builds without a violation.
 
+    A valid ``POST /query_models`` body.
     ``weight`` fixes the weight type (default: either). Besides what
     :func:`query_llm_definitions` covers, LLMs now and then repeat an earlier one exactly or
     with only another weight, so duplicate names and shared training tables occur.
@@ -146,7 +163,9 @@ def query_model_definitions(
 
         @st.composite
         def definitions(draw: st.DrawFn) -> dict[str, Any]:
-            return model_definition(_chooser(draw), weight=weight, min_llms=min_llms, max_llms=max_llms)
+            return model_definition(
+                _chooser(draw), weight=weight, min_llms=min_llms, max_llms=max_llms, portable=portable
+            )
 
         return definitions()
 
@@ -154,7 +173,12 @@ def query_model_definitions(
 
 
 def query_models(
-    *, weight: WeightType | None = None, min_llms: int = 1, max_llms: int = 16, metadata: bool = False
+    *,
+    weight: WeightType | None = None,
+    min_llms: int = 1,
+    max_llms: int = 16,
+    metadata: bool = False,
+    portable: bool = True,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """A complete ``GET /query_models/{slug}`` response document that breaks no rule.
 
@@ -171,7 +195,12 @@ def query_models(
         def documents(draw: st.DrawFn) -> dict[str, Any]:
             chooser = _chooser(draw)
             return query_model(
-                chooser, weight=weight, min_llms=min_llms, max_llms=max_llms, metadata=metadata
+                chooser,
+                weight=weight,
+                min_llms=min_llms,
+                max_llms=max_llms,
+                metadata=metadata,
+                portable=portable,
             )
 
         return documents()
@@ -179,8 +208,42 @@ def query_models(
     return _checked(build)
 
 
+def query_llms(
+    *, weight: WeightType | None = None, metadata: bool = False, portable: bool = True
+) -> st.SearchStrategy[dict[str, Any]]:
+    """One Query LLM entry as ``GET /query_llms/{name}`` answers it, breaking no rule.
+
+    ``name`` first, ``training_table_name`` with a training-table weight, then the normalised
+    LLM, no indexes: exactly what :func:`qmcontract.build_query_llm` (and ``POST /query_llms``)
+    gives for its definition. ``weight`` fixes the weight type (default: either); with
+    ``metadata=True`` the entry carries the nine metadata fields. Validate it with
+    ``validate_query_llm(entry, metadata=...)`` and expect no violation.
+    """
+
+    def build() -> st.SearchStrategy[dict[str, Any]]:
+        check_weight(weight)
+
+        @st.composite
+        def entries(draw: st.DrawFn) -> dict[str, Any]:
+            return query_llm(_chooser(draw), weight=weight, metadata=metadata, portable=portable)
+
+        return entries()
+
+    return _checked(build)
+
+
+def _chosen_rules(rules: Iterable[str] | None, valid: Sequence[str], what: str) -> tuple[str, ...]:
+    chosen = tuple(valid) if rules is None else tuple(dict.fromkeys(rules))
+    unknown = [rule for rule in chosen if rule not in valid]
+    if unknown or not chosen:
+        raise QmContractError(
+            f"rules must be a non-empty selection of {what}: {', '.join(valid)}; got {list(chosen)}"
+        )
+    return chosen
+
+
 def invalid_query_models(
-    *, rules: Iterable[str] | None = None
+    *, rules: Iterable[str] | None = None, portable: bool = True
 ) -> st.SearchStrategy[tuple[dict[str, Any], str]]:
     """``(document, rule_id)`` pairs: each document breaks exactly that document rule.
 
@@ -190,18 +253,38 @@ def invalid_query_models(
     """
 
     def build() -> st.SearchStrategy[tuple[dict[str, Any], str]]:
-        chosen = tuple(DOCUMENT_RULES) if rules is None else tuple(dict.fromkeys(rules))
-        unknown = [rule for rule in chosen if rule not in DOCUMENT_RULES]
-        if unknown or not chosen:
-            raise QmContractError(
-                f"rules must be a non-empty selection of {', '.join(DOCUMENT_RULES)}; got {list(chosen)}"
-            )
+        chosen = _chosen_rules(rules, tuple(DOCUMENT_RULES), "the document rules")
 
         @st.composite
         def broken(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
             chooser = _chooser(draw)
             rule = pick(chooser, chosen)
-            return invalid_query_model(chooser, rule), rule
+            return invalid_query_model(chooser, rule, portable=portable), rule
+
+        return broken()
+
+    return _checked(build)
+
+
+def invalid_query_llms(
+    *, rules: Iterable[str] | None = None, portable: bool = True
+) -> st.SearchStrategy[tuple[dict[str, Any], str]]:
+    """``(entry, rule_id)`` pairs: each LLM entry breaks exactly that rule of ``LLM_RULES``.
+
+    ``rules`` restricts the rule ids (default: every rule a lone entry can break: ``schema``,
+    ``llm-name``, ``llm-params``, ``training-table-presence``, ``training-table-name``). Validate
+    with ``validate_query_llm(entry, metadata=metadata_requested(entry))`` and the validator
+    reports ``rule_id`` and no other rule.
+    """
+
+    def build() -> st.SearchStrategy[tuple[dict[str, Any], str]]:
+        chosen = _chosen_rules(rules, LLM_RULES, "the rules of one LLM entry")
+
+        @st.composite
+        def broken(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
+            chooser = _chooser(draw)
+            rule = pick(chooser, chosen)
+            return invalid_query_llm(chooser, rule, portable=portable), rule
 
         return broken()
 

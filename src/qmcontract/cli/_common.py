@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Final, NoReturn
@@ -25,7 +27,17 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 class OneLineUsage(click.Command):
-    """Reports a bad option as one ``qmcontract: error:`` line (exit 2) instead of a usage block."""
+    """Reports a bad option as one ``qmcontract: error:`` line (exit 2) instead of a usage block.
+
+    Its summary in ``qmcontract --help`` is its ``short_help``, else the first sentence of its
+    help, never cut off with "...".
+    """
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help:
+            return super().get_short_help_str(limit)
+        first = inspect.cleandoc(self.help).split("\n\n", 1)[0].replace("\n", " ")
+        return first.split(". ", 1)[0].rstrip(".").strip()
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
@@ -91,6 +103,18 @@ def check_output_file(path: Path | None, option: str) -> None:
         fail(f"{option} {path}: the directory {parent} does not exist")
     if path.is_dir():
         fail(f"{option} {path}: is a directory")
+
+
+def check_output_dir(path: Path, option: str) -> None:
+    """Fail at once (exit 2) unless ``path`` is a writable directory; a missing one is created."""
+    if path.exists() and not path.is_dir():
+        fail(f"{option} {path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{option} {path}: cannot create the directory: {exc.strerror or exc}")
+    if not os.access(path, os.W_OK | os.X_OK):
+        fail(f"{option} {path}: the directory is not writable")
 
 
 def main() -> None:

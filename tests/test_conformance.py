@@ -17,11 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
+from schemathesis.core.transport import Response as SchemathesisResponse
 
 from qmcontract.catalog import Catalog, load_catalog
 from qmcontract.cli import cli
 from qmcontract.conformance import exchange as build
+from qmcontract.conformance import schemathesis_hooks as hooks
 from qmcontract.conformance.checks import Context, content_type, error_body, first_difference, metadata_window
 from qmcontract.conformance.exchange import Exchange, curl
 from qmcontract.conformance.expect import Knowledge, expect, instant, write_instant
@@ -30,8 +33,10 @@ from qmcontract.conformance.runner import ConformanceOptions, run_conformance
 from qmcontract.conformance.subchecks import SUBCHECKS, Facts
 from qmcontract.conformance.target import ConformanceUsageError
 from qmcontract.engine import Engine
+from qmcontract.report.html import render_html
 from qmcontract.report.junit import junit_tree
 from qmcontract.rules import ALL_RULES
+from qmcontract.server import running_server
 from qmcontract.wire import Request, Response
 
 FAST = ConformanceOptions(max_examples=0, workers=1, seed=7)
@@ -158,7 +163,8 @@ def test_the_oracle_on_names_and_routes(catalog: Catalog, name: str):
     }
     for request, wanted in cases.items():
         expected = expect(request, knowledge)
-        assert expected is not None and (expected.status, expected.subcheck) == wanted, request
+        assert expected is not None, request
+        assert (expected.status, expected.subcheck) == wanted, request
     assert expect(Request("DELETE", f"/query_models/{name}"), knowledge) is None
     assert expect(Request("GET", "/elsewhere"), knowledge) is None
 
@@ -275,8 +281,11 @@ def test_curl_redacts_every_secret():
         b"{}",
     )
     line = curl(request, "http://127.0.0.1:1")
-    assert TOKEN not in line and "api_key=abc" not in line and "s=1" not in line
-    assert line.count("<redacted>") == 3 and "--data-raw" in line
+    assert TOKEN not in line
+    assert "api_key=abc" not in line
+    assert "s=1" not in line
+    assert line.count("<redacted>") == 3
+    assert "--data-raw" in line
 
 
 def test_every_rule_has_sub_checks():
@@ -291,7 +300,8 @@ def test_a_correct_engine_passes_with_every_sub_check_exercised(catalog: Catalog
     report = run_conformance(FAST, engine=Engine(catalog))
     assert report.exit_code == 0, report.verdict
     assert report.rules_with("ok") == tuple(ALL_RULES)
-    assert not report.failures and not report.errors
+    assert not report.failures
+    assert not report.errors
     assert all(sub.status == "ok" for row in report.rows for sub in row.subchecks)
     assert report.requests > 1000
 
@@ -359,7 +369,8 @@ def test_counts_agree_between_the_table_the_listing_and_the_reports(catalog: Cat
     data = report.to_json()
     assert sum(1 for failure in data["failures"] if failure["rule"] == "no-server-error") == row.failed
     case = junit_tree(report).getroot().find(".//testcase[@name='no-server-error']/failure")
-    assert case is not None and case.text is not None
+    assert case is not None
+    assert case.text is not None
     assert case.text.count("no-server-error (no-5xx)") == row.failed
 
 
@@ -368,7 +379,6 @@ def test_counts_agree_between_the_table_the_listing_and_the_reports(catalog: Cat
 
 @pytest.fixture(scope="module")
 def served_url(catalog: Catalog) -> Iterator[str]:
-    from qmcontract.server import running_server
 
     with running_server(catalog, tokens=[TOKEN], access_log=False) as url:
         yield url
@@ -404,7 +414,8 @@ def test_a_live_server_with_a_token_passes_and_the_token_stays_secret(
     text = result.output + report_path.read_text() + junit.read_text()
     assert TOKEN not in text
     data = json.loads(report_path.read_text())
-    assert data["exit_code"] == 0 and data["seed"] == 3
+    assert data["exit_code"] == 0
+    assert data["seed"] == 3
     assert [case.get("name") for case in ET.parse(junit).getroot().iter("testcase")] == list(ALL_RULES)
 
 
@@ -425,7 +436,8 @@ def test_a_live_server_with_a_token_passes_and_the_token_stays_secret(
 def test_bad_options_are_one_line_and_exit_2_before_any_work(args: list[str], fragment: str):
     result = CliRunner().invoke(cli, ["conformance", *args])
     assert result.exit_code == 2, result.output
-    assert result.output.count("qmcontract: error:") == 1 and fragment in result.output
+    assert result.output.count("qmcontract: error:") == 1
+    assert fragment in result.output
     assert "Traceback" not in result.output
 
 
@@ -442,16 +454,14 @@ def test_the_console_script_runs_a_default_run_in_a_fresh_process(tmp_path: Path
         check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "rules hold" in done.stdout and "probes: documents" in done.stderr
+    assert "rules hold" in done.stdout
+    assert "probes: documents" in done.stderr
     assert json.loads((tmp_path / "r.json").read_text())["verdict"].startswith(f"{len(ALL_RULES)} rules hold")
-    assert not (tmp_path / ".hypothesis").exists() and not (tmp_path / ".schemathesis").exists()
+    assert not (tmp_path / ".hypothesis").exists()
+    assert not (tmp_path / ".schemathesis").exists()
 
 
 def test_the_checks_plug_into_a_plain_schemathesis_run():
-    import requests
-    from schemathesis.core.transport import Response as SchemathesisResponse
-
-    from qmcontract.conformance import schemathesis_hooks as hooks
 
     prepared = requests.Request("GET", "http://127.0.0.1:1/query_models/abc?metadata=yes").prepare()
     good = SchemathesisResponse(
@@ -467,7 +477,6 @@ def test_the_checks_plug_into_a_plain_schemathesis_run():
 
 
 def test_a_real_run_writes_reports_that_agree(catalog: Catalog, tmp_path: Path):
-    from qmcontract.report.html import render_html
 
     def unknown_is_400(request: Request, response: Response) -> Response:
         if response.status == 404:

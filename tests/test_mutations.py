@@ -40,5 +40,6 @@ def test_each_broken_engine_fails_the_suite_under_its_rule(broken: Mutation, cat
     assert report.rules_with("failed") == (broken.rule,), [
         f"{f.rule} {f.request} {[v.message for v in f.violations][:1]}" for f in report.failures[:5]
     ]
-    assert report.exit_code == 1 and not report.errors
+    assert report.exit_code == 1
+    assert not report.errors
     assert all(failure.curl.startswith("curl ") for failure in report.failures)

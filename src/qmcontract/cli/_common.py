@@ -26,7 +26,22 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     sys.exit(code)
 
 
-class OneLineUsage(click.Command):
+class _UsageInOneLine:
+    """A usage error (bad option, unknown command) as one ``qmcontract: error:`` line and exit 2."""
+
+    #: Whether the message names the command (a subcommand does; the group is the program itself).
+    names_itself = True
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)  # type: ignore[misc,no-any-return]
+        except click.UsageError as exc:
+            fail(f"{info_name}: {exc.format_message()}" if self.names_itself else exc.format_message())
+
+
+class OneLineUsage(_UsageInOneLine, click.Command):
     """Reports a bad option as one ``qmcontract: error:`` line (exit 2) instead of a usage block.
 
     Its summary in ``qmcontract --help`` is its ``short_help``, else the first sentence of its
@@ -39,33 +54,18 @@ class OneLineUsage(click.Command):
         first = inspect.cleandoc(self.help).split("\n\n", 1)[0].replace("\n", " ")
         return first.split(". ", 1)[0].rstrip(".").strip()
 
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            fail(f"{info_name}: {exc.format_message()}")
 
-
-class Group(click.Group):
+class Group(_UsageInOneLine, click.Group):
     """Turns our own errors (and unknown commands) into one line on stderr and exit code 2."""
 
     command_class = OneLineUsage
+    names_itself = False
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except QmContractError as exc:
             fail(str(exc))
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            fail(exc.format_message())
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

@@ -12,6 +12,7 @@ and the sub-check of the rule that owns it, or None where the contract does not 
 
 from __future__ import annotations
 
+import json
 import re
 from calendar import monthrange
 from collections.abc import Callable
@@ -77,11 +78,19 @@ class Knowledge:
         return "accepted" if self.accepted_tokens is None or token in self.accepted_tokens else "unknown"
 
 
-class _Malformed(Exception):
+class _Decided(Exception):
+    """Reading the request has decided its answer (None: the contract does not say)."""
+
+    def __init__(self, expectation: Expectation | None) -> None:
+        super().__init__(expectation.reason if expectation is not None else "not the contract's to say")
+        self.expectation = expectation
+
+
+class _Malformed(_Decided):
     """A parameter breaks the boundary table: the request must get 400."""
 
     def __init__(self, subcheck: str, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(Expectation(400, subcheck, reason))
         self.subcheck = subcheck
 
 
@@ -179,28 +188,33 @@ def _stats_parameters(values: dict[str, list[str]]) -> tuple[bool, bool]:
     return True, me
 
 
-def _unauthorized(request: Request, knowledge: Knowledge, me: bool, route: str) -> Expectation | None:
-    """401 when ``me=true`` comes with no authorization at all."""
-    if me and knowledge.authorization(request) == "absent":
-        return Expectation(401, route, "me=true with no authorization")
-    return None
+def _authorize(request: Request, knowledge: Knowledge, me: bool, route: str) -> None:
+    """Decide 401 for ``me=true`` without authorization; decide nothing for a token the server
+    may refuse (what it answers then is not the contract's to say)."""
+    authorization = knowledge.authorization(request)
+    if me and authorization == "absent":
+        raise _Decided(Expectation(401, route, "me=true with no authorization"))
+    if authorization == "unknown":
+        raise _Decided(None)
+
+
+def _served(knowledge: Knowledge, kind: str, name: str) -> bool | None:
+    return (knowledge.model_known if kind == "model" else knowledge.llm_known)(name)
 
 
 def _named(kind: str) -> Callable[[Request, Knowledge], Expectation | None]:
-    """The judge of ``GET /query_models/{name}`` or ``GET /query_llms/{name}``."""
+    """The judge of ``GET /query_models/{name}`` or ``GET /query_llms/{name}``: 400, 401, 404, 200."""
 
     def judge(request: Request, knowledge: Knowledge) -> Expectation | None:
         try:
             _, me = _stats_parameters(_values(request.query))
-        except _Malformed as bad:
-            return Expectation(400, bad.subcheck, str(bad))
-        refused = _unauthorized(request, knowledge, me, kind)
-        if refused is not None or knowledge.authorization(request) == "unknown":
-            return refused
+            _authorize(request, knowledge, me, kind)
+        except _Decided as decided:
+            return decided.expectation
         name = route_of(request.path).name or ""
-        known = (knowledge.model_known if kind == "model" else knowledge.llm_known)(name)
         if not is_name(name):
             return Expectation(404, f"malformed-{kind}", f"{name[:40]!r} is not a name")
+        known = _served(knowledge, kind, name)
         if known is False:
             return Expectation(404, f"unknown-{kind}", f"{name} is not served")
         return Expectation(200, kind, f"{name} is served") if known else None
@@ -218,11 +232,9 @@ def _list(request: Request, knowledge: Knowledge) -> Expectation | None:
             raise _Malformed("sort", f"`sort` is {sort[:80]!r}, not one of the six values")
         me = _flag(values, "me")
         _window(values)
-    except _Malformed as bad:
-        return Expectation(400, bad.subcheck, str(bad))
-    refused = _unauthorized(request, knowledge, me, "list")
-    if refused is not None or knowledge.authorization(request) == "unknown":
-        return refused
+        _authorize(request, knowledge, me, "list")
+    except _Decided as decided:
+        return decided.expectation
     return Expectation(200, "list", "a well-formed list request")
 
 
@@ -236,17 +248,13 @@ def _posted(kind: str) -> Callable[[Request, Knowledge], Expectation | None]:
     def judge(request: Request, knowledge: Knowledge) -> Expectation | None:
         try:
             metadata, me = _stats_parameters(_values(request.query))
-        except _Malformed as bad:
-            return Expectation(400, bad.subcheck, str(bad))
-        name = _built_name(kind, request.body)
-        if name is None:
-            return Expectation(400, "body", "the body is not a valid definition")
-        refused = _unauthorized(request, knowledge, me, f"post-{kind}")
-        if refused is not None or knowledge.authorization(request) == "unknown":
-            return refused
+            name = _built_name(kind, request.body)
+            _authorize(request, knowledge, me, f"post-{kind}")
+        except _Decided as decided:
+            return decided.expectation
         if not metadata:
             return Expectation(200, f"post-{kind}", "a valid definition")
-        known = (knowledge.model_known if kind == "model" else knowledge.llm_known)(name)
+        known = _served(knowledge, kind, name)
         if known is False:
             return Expectation(404, f"unserved-{kind}", f"metadata of {name}, which is not served")
         return Expectation(200, f"post-{kind}", "a served definition") if known else None
@@ -254,10 +262,8 @@ def _posted(kind: str) -> Callable[[Request, Knowledge], Expectation | None]:
     return judge
 
 
-def _built_name(kind: str, body: bytes) -> str | None:
-    """The name a POST body builds to, or None when it is not a valid definition."""
-    import json  # noqa: PLC0415 (only POST judges read bodies)
-
+def _built_name(kind: str, body: bytes) -> str:
+    """The name a POST body builds to; decides 400 when it is not a valid definition."""
     try:
         value: Any = json.loads(body)
         built = (
@@ -266,7 +272,7 @@ def _built_name(kind: str, body: bytes) -> str | None:
             else build_query_llm(llm_without_computed(value))
         )
     except (ValueError, InvalidDefinition, RecursionError):
-        return None
+        raise _Malformed("body", "the body is not a valid definition") from None
     name: str = built["name"]
     return name
 

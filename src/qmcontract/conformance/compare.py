@@ -253,7 +253,7 @@ def _named_documents(
     left, right = (_without(document, hidden) for document in documents)
     found = _same(rule, subcheck, left, right)
     yield found
-    metadata = metadata_requested(request) if how.metadata else False
+    metadata = metadata_requested(request) if how.metadata else None
     rules = _document_rules(face, metadata)
     if not found.violations:
         yield from (held(rule, subcheck) for rule, subcheck in rules)
@@ -265,10 +265,11 @@ def _named_documents(
 
 
 def _document_rules(face: str, metadata: bool | None) -> list[tuple[str, str]]:
-    """(rule, sub-check) of every document rule a document of this face is judged on."""
+    """(rule, sub-check) of every document rule a document of this face is judged on; the metadata
+    rules only when ``metadata`` says whether the request asked for metadata (None: not judged)."""
     names = (*LLM_RULES, "weight-values") if face in ("llm", "post-llm") else tuple(DOCUMENT_RULES)
     rules = [(rule, face) for rule in names if not rule.startswith("metadata-")]
-    if metadata:
+    if metadata is not None:
         where = "post" if face.startswith("post") else face
         rules += [("metadata-presence", where), ("metadata-values", where)]
     return [(rule, subcheck) for rule, subcheck in rules if subcheck in SUBCHECKS[rule]]
@@ -304,9 +305,9 @@ def _lists(request: Request, lists: tuple[Any, Any], how: Comparison) -> list[Ou
     if how.metadata:
         subcheck = "me" if me else sort if sort in SORTS else "answered"
         return [_same("list-sort" if subcheck != "answered" else "list-names", subcheck, *lists)]
-    left, right = _data(lists[0]), _data(lists[1])
     if me:
         return []
+    left, right = _data(lists[0]), _data(lists[1])
     if left is None or right is None:
         return [_same("list-names", "answered", *lists)]
     if _complete(values, left, right):
@@ -326,7 +327,8 @@ def _data(value: Any) -> list[Any] | None:
 def _complete(values: dict[str, list[str]], left: list[Any], right: list[Any]) -> bool:
     """Whether both pages hold fewer names than asked for, so neither list was cut."""
     asked = next(iter(values.get("count", ())), str(DEFAULT_LIST_COUNT))
-    limit = int(asked) if asked.isascii() and asked.isdigit() else 0
+    digits = asked.lstrip("0") or "0"
+    limit = int(digits) if asked.isascii() and asked.isdigit() and len(digits) <= 9 else 0
     return max(len(left), len(right)) < limit
 
 

@@ -518,3 +518,52 @@ def test_every_writer_counts_the_same_failures(report: Report, tmp_path: Path) -
             "html": sum(d.attrs["data-rule"] == row.rule for d in dom.select("details", "failure")),
         }
         assert set(counts.values()) == {row.failed}, (row.rule, counts)
+
+
+# --- a diff's report: two curl lines per failure, and no exit 3 ---------------------------------------
+
+CURL_A = "curl -sS -i http://a.example.test/query_models/x"
+CURL_B = "curl -sS -i http://b.example.test/query_models/x"
+
+
+def diff_report(report: Report) -> Report:
+    """The sample as a diff would make it: each failure repeated on two servers."""
+    failures = tuple(replace(f, curl=CURL_A, curl_b=CURL_B) for f in report.failures)
+    return replace(report, title="qmcontract diff", failures=failures, exercise_required=False)
+
+
+def test_every_writer_shows_both_curl_lines_of_a_diff(report: Report, tmp_path: Path) -> None:
+    diffed = diff_report(report)
+    lines = format_failures(diffed.failures, per_rule=None).splitlines()
+    assert lines.count(f"    {CURL_A}") == len(diffed.failures)
+    assert [lines[i + 1] for i, line in enumerate(lines) if line == f"    {CURL_A}"] == [
+        f"    {CURL_B}"
+    ] * len(diffed.failures)
+    data = diffed.to_json()
+    assert all((f["curl"], f["curl_b"]) == (CURL_A, CURL_B) for f in data["failures"])
+    for details in parse(render_html(diffed)).select("details", "failure"):
+        assert [pre.text() for pre in details.select("pre", "curl")] == [CURL_A, CURL_B]
+        assert "Repeat it on server A:" in details.text()
+        assert "Repeat it on server B:" in details.text()
+    text = "".join(f.text or "" for f in _suite(diffed, tmp_path).iter("failure"))
+    assert text.count(CURL_B) == len(diffed.failures)
+
+
+def test_a_report_of_one_server_has_no_second_curl(report: Report) -> None:
+    assert all("curl_b" not in f for f in report.to_json()["failures"])
+    assert all(
+        len(d.select("pre", "curl")) == 1 for d in parse(render_html(report)).select("details", "failure")
+    )
+
+
+def test_without_exercise_required_what_did_not_run_is_not_exit_3(report: Report) -> None:
+    passed = replace(report, failures=(), rows=tuple(replace(r, status="not exercised") for r in report.rows))
+    assert passed.exit_code == 3
+    diffed = replace(passed, exercise_required=False)
+    assert diffed.exit_code == 0
+    assert replace(diffed, errors=("boom",)).exit_code == 2
+    assert diff_report(report).exit_code == 1
+    facts = next(parse(render_html(diffed)).iter("dl"))
+    cells = [node for node in facts.children if isinstance(node, Node)]
+    shown = {dt.text(): dd.text() for dt, dd in zip(cells[::2], cells[1::2], strict=True)}
+    assert shown["Exit code"] == "0 (no rule failed)"

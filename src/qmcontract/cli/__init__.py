@@ -10,11 +10,19 @@ from __future__ import annotations
 from qmcontract.cli._common import cli, main
 from qmcontract.cli.build import build_command
 from qmcontract.cli.conformance import conformance_command
+from qmcontract.cli.diff import diff_command
 from qmcontract.cli.generate import generate_command
 from qmcontract.cli.serve import serve_command
 from qmcontract.cli.validate import validate_command
 
-for _command in (build_command, validate_command, generate_command, serve_command, conformance_command):
+for _command in (
+    build_command,
+    validate_command,
+    generate_command,
+    serve_command,
+    conformance_command,
+    diff_command,
+):
     cli.add_command(_command)
 
 __all__ = ["cli", "main"]

@@ -9,9 +9,9 @@ run a script nor fetch anything. Every value from the run (rule ids, requests, m
 It shows the header (title, target, verdict, exit code, seed, requests, time, settings), the
 rule matrix (kind, checked, failed, status, and each sub-check with its status, spelled as in
 :data:`~qmcontract.report.model.STATUSES`), every failure collapsed in a ``<details>`` (JSON
-pointers, the root shown as ``(root)``, with their reasons, and the ``curl`` line), and the
-notes and errors. Without script every row and failure is shown; with it, a rule and a status
-filter hide the other rules' rows and failures.
+pointers, the root shown as ``(root)``, with their reasons, and the ``curl`` line, two for a
+diff), and the notes and errors. Without script every row and failure is shown; with it, a rule
+and a status filter hide the other rules' rows and failures.
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def _header(report: Report) -> str:
     seed = "none" if report.seed is None else str(report.seed)
     facts = [
         ("Target", _e(report.target)),
-        ("Exit code", f"{report.exit_code} ({_e(EXIT_MEANINGS.get(report.exit_code, ''))})"),
+        ("Exit code", f"{report.exit_code} ({_e(_meaning(report))})"),
         ("Seed", _e(seed)),
         ("Requests", _e(report.requests)),
         ("Time", f"{report.seconds:.1f} s"),
@@ -196,6 +196,13 @@ def _header(report: Report) -> str:
         f'<p class="verdict" id="verdict"><strong>Verdict:</strong> {_e(report.verdict)}</p>\n'
         f'<dl class="facts">\n{listing}\n</dl>\n{_counts(report)}\n</header>'
     )
+
+
+def _meaning(report: Report) -> str:
+    """What the exit code says; 0 without ``exercise_required`` (a diff) says only that nothing failed."""
+    if report.exit_code == EXIT_OK and not report.exercise_required:
+        return "no rule failed"
+    return EXIT_MEANINGS.get(report.exit_code, "")
 
 
 def _setting(value: Any) -> str:
@@ -308,7 +315,17 @@ def _failure(failure: Failure) -> str:
         f"<code>{_e(failure.request)}</code> &rarr; {_e(answer)}</summary>\n"
         '<table class="violations">\n<thead><tr><th scope="col">JSON pointer</th>'
         f'<th scope="col">reason</th></tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>\n'
-        f'<p>Repeat it:</p>\n<pre class="curl"><code>{_e(failure.curl)}</code></pre>\n{source}</details>'
+        f"{_repeat(failure)}\n{source}</details>"
+    )
+
+
+def _repeat(failure: Failure) -> str:
+    """The ``curl`` line; a diff's failure has two, one per server."""
+    if not failure.curl_b:
+        return f'<p>Repeat it:</p>\n<pre class="curl"><code>{_e(failure.curl)}</code></pre>'
+    return (
+        f'<p>Repeat it on server A:</p>\n<pre class="curl"><code>{_e(failure.curl)}</code></pre>\n'
+        f'<p>Repeat it on server B:</p>\n<pre class="curl curl-b"><code>{_e(failure.curl_b)}</code></pre>'
     )
 
 

@@ -28,6 +28,7 @@ class Sent:
     status: int | None
     curl: str
     source: str
+    curl_b: str = ""
 
 
 class Ledger:
@@ -79,6 +80,7 @@ class Ledger:
                 sent.status,
                 sent.curl,
                 sent.source,
+                sent.curl_b,
             )
             self._failures[identity] = failure
             return [failure]

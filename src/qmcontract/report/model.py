@@ -17,7 +17,11 @@ EXIT_NOT_EXERCISED: Final = 3
 
 @dataclass(frozen=True)
 class Failure:
-    """One rule broken on one request: where in the answer, why, and how to repeat it."""
+    """One rule broken on one request: where in the answer, why, and how to repeat it.
+
+    ``curl_b`` is set by a diff only: the same request to server B (``curl`` then repeats it on
+    server A, and ``status`` is A's answer).
+    """
 
     rule: str
     subcheck: str
@@ -26,10 +30,11 @@ class Failure:
     status: int | None
     curl: str
     source: str
+    curl_b: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """The failure as a JSON object (the root pointer is ``""``)."""
-        return {
+        """The failure as a JSON object (the root pointer is ``""``; ``curl_b`` only from a diff)."""
+        found = {
             "rule": self.rule,
             "subcheck": self.subcheck,
             "request": self.request,
@@ -38,6 +43,7 @@ class Failure:
             "curl": self.curl,
             "source": self.source,
         }
+        return {**found, "curl_b": self.curl_b} if self.curl_b else found
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,12 @@ class RuleRow:
 
 @dataclass(frozen=True)
 class Report:
-    """The verdict of one run, for every writer."""
+    """The verdict of one run, for every writer.
+
+    ``exercise_required``: whether an applicable sub-check that did not run makes the exit code 3
+    (a conformance run promises to exercise every rule); a diff sets it False, since it compares
+    what both servers answered and a rule neither answer touched is no difference.
+    """
 
     title: str
     target: str
@@ -98,6 +109,7 @@ class Report:
     errors: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
+    exercise_required: bool = True
 
     def rules_with(self, status: Status) -> tuple[str, ...]:
         """The rules in one status."""
@@ -105,12 +117,13 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 all held and ran; 1 a rule failed; 2 the run could not complete; 3 something did not run."""
+        """0 all held and ran; 1 a rule failed; 2 the run could not complete; 3 something did not run
+        (only when ``exercise_required``)."""
         if self.rules_with("failed"):
             return EXIT_FAILED
         if self.errors:
             return EXIT_USAGE
-        if self.rules_with("not exercised"):
+        if self.exercise_required and self.rules_with("not exercised"):
             return EXIT_NOT_EXERCISED
         return EXIT_OK
 

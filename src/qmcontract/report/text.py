@@ -1,7 +1,8 @@
 """The console face of a report: the rule table, the failures with their reproductions, the verdict.
 
 A failure reads ``rule  /json/pointer  why`` (the root pointer shows as ``(root)``), followed by
-a ``curl`` command that repeats the request with any token shown as ``<redacted>``. The table and
+a ``curl`` command that repeats the request with any token shown as ``<redacted>`` (a diff's
+failure has two: server A's, then server B's). The table and
 the listing count the same failures; the listing shows a few per rule and says how many more the
 reports hold.
 """
@@ -64,6 +65,8 @@ def failure_lines(failure: Failure) -> list[str]:
     lines = [head]
     lines += [f"    {shown_pointer(v.path)}  {v.message}" for v in failure.violations]
     lines.append(f"    {failure.curl}")
+    if failure.curl_b:
+        lines.append(f"    {failure.curl_b}")
     return lines
 
 

@@ -174,7 +174,7 @@ class QueryModelsMock:
         self._base_path = url.raw_path.decode("ascii").rstrip("/")
         self._calls: list[RecordedCall] = []
         self._family = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
-        self._family.route(name="qmcontract-api-family").mock(side_effect=self._respond)
+        self._family.route(name="qmcontract-api-family").mock(side_effect=_side_effect(self._respond))
         #: A respx router for the test's own routes, active with the mock; the family's paths come first.
         self.router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
 
@@ -383,7 +383,7 @@ class QueryModelsMock:
         answer = self.engine.handle(exchange)
         if fault is not None:
             answer = fault.apply(answer)
-        self._record(request, exchange, route, status=answer.status, fault=fault)
+        self._record(exchange, route, status=answer.status, fault=fault)
         if fault is not None and fault.latency_ms:
             return _DelayedResponse(request, answer, fault.latency_ms, None)
         return httpx.Response(
@@ -398,7 +398,7 @@ class QueryModelsMock:
     ) -> httpx.Response:
         """A transport fault: its error raised now, or by the delayed answer once the latency is over."""
         error = _transport_error(transport, request)
-        self._record(request, exchange, route, status=None, fault=fault)
+        self._record(exchange, route, status=None, fault=fault)
         if not fault.latency_ms:
             raise error
         return _DelayedResponse(request, _NOTHING, fault.latency_ms, error)
@@ -421,19 +421,18 @@ class QueryModelsMock:
 
     def _record(
         self,
-        request: httpx.Request,
         exchange: Request,
         route: Route,
         *,
         status: int | None,
         fault: Fault | None,
     ) -> None:
-        url = request.url.copy_with(userinfo=b"", query=None)
         query = redact_query(exchange.query)
         self._calls.append(
             RecordedCall(
                 method=exchange.method,
-                url=str(url) + (f"?{query}" if query else ""),
+                # The request's origin is the base URL's (checked), so no user info can reach the record.
+                url=self.base_url + exchange.path + (f"?{query}" if query else ""),
                 path=exchange.path,
                 query_string=query,
                 headers=redact_headers(exchange.headers),
@@ -503,6 +502,20 @@ class _DelayedBody(httpx.SyncByteStream, httpx.AsyncByteStream):
     def _raise(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+def _side_effect(answer: Callable[[httpx.Request], httpx.Response | None]) -> Callable[..., Any]:
+    """``answer`` as a plain function whose signature is known in advance.
+
+    respx reads a side effect's signature on every request (to pass ``route`` to those that ask for
+    it); a function that carries its ``__signature__`` answers that at once, a bound method does not.
+    """
+
+    def side_effect(request: httpx.Request) -> httpx.Response | None:
+        return answer(request)
+
+    side_effect.__signature__ = inspect.signature(side_effect)  # type: ignore[attr-defined]
+    return side_effect
 
 
 def _headers(answer: Response) -> list[tuple[str, str]]:

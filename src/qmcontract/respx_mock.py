@@ -63,7 +63,7 @@ from qmcontract.inputs import load_json_or_yaml
 from qmcontract.limits import MAX_LATENCY_MS
 from qmcontract.redact import REDACTED, redact_headers, redact_query
 from qmcontract.routes import MODELS_PATH, ROUTE_KINDS, Route, RouteKind, route_of
-from qmcontract.wire import Request, Response, header_pairs
+from qmcontract.wire import Request, Response
 
 __all__ = [
     "BASE_URL_ENV",
@@ -415,7 +415,7 @@ class QueryModelsMock:
             request.method,
             path[len(self._base_path) :],
             url.query.decode("ascii", "replace"),
-            header_pairs(request.headers.multi_items()),
+            tuple(request.headers.multi_items()),  # names already lower-case, as wire.Request wants
             _body(request),
         )
 

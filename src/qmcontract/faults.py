@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
+from qmcontract.routes import RouteKind
 from qmcontract.wire import Response, error_response
 
 TransportFault = Literal["connect_error", "read_timeout", "drop_connection"]
@@ -42,6 +43,13 @@ class Fault:
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
 
+    def __str__(self) -> str:
+        parts = [f"status {self.status}"] if self.status is not None else []
+        parts += [f"latency {self.latency_ms} ms"] if self.latency_ms else []
+        parts += ["malformed body"] if self.malformed_body else []
+        parts += [f"transport {self.transport}"] if self.transport is not None else []
+        return ", ".join(parts) or "no fault"
+
     def apply(self, response: Response) -> Response:
         """The response as this fault changes it (latency and transport are not applied here)."""
         if self.status is not None:
@@ -69,27 +77,55 @@ class _Scheduled:
     fault: Fault
     remaining: int
     path_prefix: str
+    route: RouteKind | None = None
+    name: str | None = None
+
+    def matches(self, path: str, route: RouteKind | None, name: str | None) -> bool:
+        return (
+            path.startswith(self.path_prefix)
+            and (self.route is None or self.route == route)
+            and (self.name is None or self.name == name)
+        )
+
+    def __str__(self) -> str:
+        where = [f"path {self.path_prefix}*"] if self.path_prefix != "/" else []
+        where += [f"route {self.route}"] if self.route is not None else []
+        where += [f"name {self.name}"] if self.name is not None else []
+        return f"{self.fault} x{self.remaining}" + (f" ({', '.join(where)})" if where else "")
 
 
 class FaultPlan:
-    """Faults scheduled for the next N requests whose path starts with a prefix. Thread-safe."""
+    """Faults scheduled for the next N matching requests. Thread-safe.
+
+    A request matches when its path starts with the fault's ``path_prefix`` and, when the fault
+    names them, its route kind and its decoded ``{name}`` (as :func:`qmcontract.routes.route_of`
+    reads them) are the fault's.
+    """
 
     def __init__(self) -> None:
         self._scheduled: list[_Scheduled] = []
         self._lock = threading.Lock()
 
-    def schedule(self, fault: Fault, *, times: int = 1, path_prefix: str = "/") -> None:
-        """Give ``fault`` to the next ``times`` requests under ``path_prefix``."""
+    def schedule(
+        self,
+        fault: Fault,
+        *,
+        times: int = 1,
+        path_prefix: str = "/",
+        route: RouteKind | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Give ``fault`` to the next ``times`` requests under ``path_prefix`` (and ``route``, ``name``)."""
         if times < 1:
             raise ValueError("times must be >= 1")
         with self._lock:
-            self._scheduled.append(_Scheduled(fault, times, path_prefix))
+            self._scheduled.append(_Scheduled(fault, times, path_prefix, route, name))
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, *, route: RouteKind | None = None, name: str | None = None) -> Fault | None:
         """The fault for this request, if any (first scheduled, first served)."""
         with self._lock:
             for item in self._scheduled:
-                if path.startswith(item.path_prefix):
+                if item.matches(path, route, name):
                     item.remaining -= 1
                     if item.remaining == 0:
                         self._scheduled.remove(item)
@@ -100,6 +136,11 @@ class FaultPlan:
         """How many faulty requests are still scheduled."""
         with self._lock:
             return sum(item.remaining for item in self._scheduled)
+
+    def unused(self) -> list[str]:
+        """One line per fault still scheduled: what it is, how many times more, and what it targets."""
+        with self._lock:
+            return [str(item) for item in self._scheduled]
 
     def clear(self) -> None:
         """Forget every scheduled fault."""

@@ -48,8 +48,7 @@ def test_retrieve(client, query_model):
     assert client.retrieve(query_model["name"]) == query_model
 
 
-@pytest.mark.usefixtures("query_models_mock")
-def test_default_base_url_is_the_mocked_one(query_model):
+def test_query_model_alone_mocks_the_api(query_model):
     with QueryModelsClient() as client:
         assert client.retrieve(query_model["name"])["name"] == query_model["name"]
 
@@ -134,3 +133,16 @@ def test_malformed_body(client, query_model, query_models_mock):
     query_models_mock.fail_next(malformed_body=True)
     with pytest.raises(UnexpectedResponse, match="not JSON"):
         client.retrieve(query_model["name"])
+
+
+@pytest.mark.query_models(assert_all_faults_used=False)
+def test_a_fault_on_another_route_leaves_retrieve_alone(client, query_model, query_models_mock):
+    query_models_mock.fail_next(503, route="llm")
+    assert client.retrieve(query_model["name"]) == query_model
+    assert query_models_mock.faults.pending() == 1
+
+
+def test_api_keys_are_redacted_in_recorded_calls(query_models_mock, query_model):
+    with QueryModelsClient(base_url=query_models_mock.base_url, api_key="sk-test") as client:
+        client.retrieve(query_model["name"], metadata=True, me=True)
+    assert query_models_mock.last_call.header("authorization") == "<redacted>"

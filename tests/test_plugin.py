@@ -335,22 +335,6 @@ def test_base_url_option(pytester: pytest.Pytester):
     pytester.runpytest("--qm-base-url", "http://127.0.0.1:8999/v1/").assert_outcomes(passed=1)
 
 
-def test_base_url_option_shared_with_a_plugin_loaded_first(pytester: pytest.Pytester):
-    pytester.makepyfile(
-        early_plugin="""
-        def pytest_addoption(parser):
-            parser.getgroup("conformance").addoption("--qm-base-url", metavar="URL", help="server to test")
-        """,
-        test_shared="""
-        def test_shared(query_models_mock):
-            assert query_models_mock.base_url == "http://127.0.0.1:8997"
-        """,
-    )
-    pytester.syspathinsert()
-    result = pytester.runpytest("-p", "early_plugin", "--qm-base-url", "http://127.0.0.1:8997")
-    result.assert_outcomes(passed=1)
-
-
 def test_base_url_follows_the_sdk_environment_variable(pytester: pytest.Pytester, monkeypatch):
     monkeypatch.setenv("OBJECTIVEAI_API_BASE", "http://127.0.0.1:8998")
     pytester.makepyfile(

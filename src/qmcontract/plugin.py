@@ -27,7 +27,6 @@ library only; the rest is imported by the fixtures, and at start-up only when an
 # ruff: noqa: PLC0415  (imports inside hooks and fixtures keep the plugin cheap to load)
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 from collections.abc import Generator, Iterator
@@ -63,14 +62,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="directory of Query Model definitions to serve (default: the catalogue shipped with qmcontract)",
     )
-    # Until the conformance suite's option is renamed, a plugin loaded first may own this name.
-    with contextlib.suppress(ValueError):
-        group.addoption(
-            "--qm-base-url",
-            metavar="URL",
-            default=None,
-            help="API base URL to mock (default: $OBJECTIVEAI_API_BASE or https://api.objective-ai.io)",
-        )
+    group.addoption(
+        "--qm-base-url",
+        metavar="URL",
+        default=None,
+        help="API base URL to mock (default: $OBJECTIVEAI_API_BASE or https://api.objective-ai.io)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -18,8 +18,9 @@ from openapi_spec_validator import validate
 from qmcontract import build_query_model, validate_query_llm, validate_query_model
 from qmcontract.canonical import INDEX_FIELDS
 from qmcontract.catalog import load_catalog
-from qmcontract.errors import SpecError
+from qmcontract.errors import InvalidDefinition, SpecError
 from qmcontract.limits import MAX_INTEGER, MAX_STRING_LENGTH
+from qmcontract.model import model_without_computed
 from qmcontract.names import is_name
 from qmcontract.resources import shipped_path, spec_path
 from qmcontract.rules import GLOBAL_METADATA_FIELDS, METADATA_FIELDS
@@ -473,3 +474,5 @@ LLM: dict[str, Any] = {"id": "a", "mode": "generate", "weight": {"type": "static
 def test_definitions_the_post_routes_refuse_are_invalid(change: dict[str, Any]) -> None:
     definition = {**json.loads(VECTORS.read_text(encoding="utf-8"))[0]["definition"], **change}
     assert not _checker("QueryModelDefinition").is_valid(definition)
+    with pytest.raises(InvalidDefinition):
+        build_query_model(model_without_computed(definition))

@@ -3,6 +3,13 @@
 The spec is the single source of the schema. JSON Schema tools do not understand
 ``#/components/schemas/...`` outside an OpenAPI document, so each schema handed out here
 is self-contained: the components become ``$defs`` and every ``$ref`` is rewritten.
+
+The spec writes each answer as a flat object with ``additionalProperties: false`` (the shapes
+with and without metadata side by side), because some tools cannot follow ``allOf`` with
+``unevaluatedProperties``. The validator needs one schema per kind of answer in which the
+metadata fields are optional (whether they must be present depends on the request, which is
+the ``metadata-presence`` rule), so :func:`document_schema` and :func:`llm_entry_schema` take
+the flat shape *with* metadata and only relax its ``required`` list.
 """
 
 from __future__ import annotations
@@ -13,13 +20,17 @@ from typing import Any, Final
 
 import yaml
 
-from qmcontract.canonical import INDEX_FIELDS
 from qmcontract.errors import SpecError
 from qmcontract.resources import spec_path
 from qmcontract.rules import METADATA_FIELDS
 
 _COMPONENT_PREFIX: Final = "#/components/schemas/"
+_RESPONSE_PREFIX: Final = "#/components/responses/"
 DRAFT_2020_12: Final = "https://json-schema.org/draft/2020-12/schema"
+JSON_MEDIA_TYPE: Final = "application/json"
+#: The flat answer schemas the validator's two schemas are derived from.
+DOCUMENT_COMPONENT: Final = "QueryModelWithMetadata"
+LLM_ENTRY_COMPONENT: Final = "QueryLlmEntryWithMetadata"
 
 
 @functools.cache
@@ -55,43 +66,60 @@ def _defs() -> dict[str, Any]:
     return {name: _rewrite_refs(schema) for name, schema in schemas.items()}
 
 
+def _self_contained(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    return {"$schema": DRAFT_2020_12, "$defs": defs, **schema}
+
+
 def component_schema(name: str) -> dict[str, Any]:
     """A self-contained Draft 2020-12 schema for one component of the spec."""
     defs = _defs()
     if name not in defs:
         raise SpecError(f"openapi.yaml has no component schema {name!r}")
-    return {"$schema": DRAFT_2020_12, "$defs": defs, "$ref": f"#/$defs/{name}"}
+    return _self_contained({"$ref": f"#/$defs/{name}"}, defs)
+
+
+def _metadata_optional(component: str) -> dict[str, Any]:
+    """A flat answer schema with metadata, its nine metadata fields made optional."""
+    defs = _defs()
+    if component not in defs:
+        raise SpecError(f"openapi.yaml has no component schema {component!r}")
+    schema = copy.deepcopy(defs[component])
+    missing = set(METADATA_FIELDS) - set(schema.get("properties", {}))
+    if missing:
+        raise SpecError(f"openapi.yaml: {component} lacks {sorted(missing)}")
+    schema["required"] = [field for field in schema.get("required", []) if field not in METADATA_FIELDS]
+    return _self_contained(schema, defs)
 
 
 def document_schema() -> dict[str, Any]:
-    """The response schema with the nine metadata fields optional.
+    """A Query Model answer with the nine metadata fields optional.
 
     Whether metadata must be present depends on the request, so the validator checks it
     as its own rule (``metadata-presence``) instead of failing a ``oneOf`` of both shapes.
     """
-    defs = _defs()
-    metadata = copy.deepcopy(defs["QueryModelMetadata"]["properties"])
-    missing = set(METADATA_FIELDS) - set(metadata)
-    if missing:
-        raise SpecError(f"openapi.yaml: QueryModelMetadata lacks {sorted(missing)}")
-    fields: dict[str, Any] = dict.fromkeys(defs["QueryModelFields"]["properties"], True)
-    # additionalProperties, unlike unevaluatedProperties, does not also fail every known
-    # field at the root whenever something nested fails.
-    return {
-        "$schema": DRAFT_2020_12,
-        "$defs": defs,
-        "$ref": "#/$defs/QueryModelFields",
-        "properties": {**fields, **metadata},
-        "additionalProperties": False,
-    }
+    return _metadata_optional(DOCUMENT_COMPONENT)
 
 
 def llm_entry_schema() -> dict[str, Any]:
     """One Query LLM as ``GET /query_llms/{name}`` answers it: no indexes, metadata optional."""
-    defs = _defs()
-    llm = copy.deepcopy(defs["QueryLlm"])
-    for field in INDEX_FIELDS:
-        llm["properties"].pop(field, None)
-    llm["required"] = [field for field in llm["required"] if field not in INDEX_FIELDS]
-    llm["properties"].update(copy.deepcopy(defs["QueryModelMetadata"]["properties"]))
-    return {"$schema": DRAFT_2020_12, "$defs": defs, **llm}
+    return _metadata_optional(LLM_ENTRY_COMPONENT)
+
+
+def response_schema(path: str, method: str, status: int | str = 200) -> dict[str, Any]:
+    """The self-contained schema of one documented JSON answer, e.g. ``("/metadata", "get", 200)``.
+
+    What a JSON Schema tool checks an answer against when it has no OpenAPI support: the
+    ``application/json`` schema of that operation's response (following a reference to a
+    shared response). :class:`SpecError` when the spec documents no such answer.
+    """
+    spec = load_spec()
+    try:
+        response = spec["paths"][path][method.lower()]["responses"][str(status)]
+        reference = response.get("$ref", "")
+        if reference.startswith(_RESPONSE_PREFIX):
+            response = spec["components"]["responses"][reference[len(_RESPONSE_PREFIX) :]]
+        schema = response["content"][JSON_MEDIA_TYPE]["schema"]
+    except (KeyError, TypeError, AttributeError):
+        where = f"{method.upper()} {path}"
+        raise SpecError(f"openapi.yaml documents no JSON {status} answer for {where}") from None
+    return _self_contained(_rewrite_refs(schema), _defs())

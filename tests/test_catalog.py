@@ -11,8 +11,10 @@ import pytest
 
 from qmcontract import CatalogError, InvalidDefinition, build_query_model, validate_query_model
 from qmcontract.catalog import Catalog, definition_files, load_catalog
+from qmcontract.engine import Engine
 from qmcontract.inputs import load_json_or_yaml
 from qmcontract.resources import mocks_path
+from qmcontract.wire import Request
 
 VECTORS = Path(__file__).parent / "data" / "worked-examples.json"
 LINE = re.compile(r"^(?P<file>.+): (?P<pointer>(/[^:]*)?): (?P<rule>[a-z-]+): (?P<message>.+)$")
@@ -164,3 +166,18 @@ def test_copy_is_independent() -> None:
     clone.add(_vectors()[1]["definition"])
     assert len(catalog) == 1
     assert len(clone) == 2
+
+
+def test_the_global_totals_follow_the_catalogue():
+    catalog = load_catalog()
+    engine = Engine(catalog)
+    before = engine.handle(Request("GET", "/metadata")).json()
+    catalog.add(
+        {
+            "weight": {"type": "static"},
+            "models": [{"id": "a/b", "mode": "generate", "weight": {"type": "static", "weight": 1}}],
+        }
+    )
+    after = engine.handle(Request("GET", "/metadata")).json()
+    assert after["query_requests"] >= before["query_requests"]
+    assert after != before

@@ -76,7 +76,9 @@ def test_commands_name_their_missing_extra_in_one_line(command: str, extra: str)
         pytest.param(
             "qmcontract.server",
             "server",
-            marks=pytest.mark.xfail(strict=True, reason="the server package calls ensure_extra once it lands"),
+            marks=pytest.mark.xfail(
+                strict=True, reason="the server package calls ensure_extra once it lands"
+            ),
         ),
     ],
 )

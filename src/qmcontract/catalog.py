@@ -45,6 +45,7 @@ class Catalog:
         self._models: dict[str, Stored] = {}
         self._llms: dict[str, Stored] = {}
         self._names: list[str] | None = None
+        self._generation = 0
         self._lock = threading.Lock()
         for document in documents:
             self.add(document)
@@ -66,6 +67,7 @@ class Catalog:
             for llm in document["models"]:
                 self._llms.setdefault(llm["name"], _stored_llm(llm))
             self._names = None
+            self._generation += 1
         return document
 
     def get(self, name: str) -> dict[str, Any] | None:
@@ -97,6 +99,11 @@ class Catalog:
         """Every LLM name, ascending."""
         return sorted(self._llms)
 
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever a document is added (what caches of the catalogue key on)."""
+        return self._generation
+
     def __contains__(self, name: object) -> bool:
         return name in self._models
 
@@ -112,6 +119,7 @@ class Catalog:
         with self._lock:
             clone._models = dict(self._models)
             clone._llms = dict(self._llms)
+            clone._generation = self._generation
         return clone
 
 

@@ -52,7 +52,7 @@ class Engine:
         self._clock = clock
         self._hook = hook
         self._tokens = frozenset(_bare(token) for token in tokens)
-        self._global: tuple[date, bytes] | None = None
+        self._global: tuple[tuple[date, int], bytes] | None = None
         self._handlers: dict[RouteKind, Handler] = {
             "model": self._model,
             "model-list": self._list,
@@ -184,14 +184,15 @@ class Engine:
 
     def _metadata(self, _request: Request, _route: Route) -> Response:
         today = self._today()
+        key = (today, self.catalog.generation)
         cached = self._global
-        if cached is None or cached[0] != today:
+        if cached is None or cached[0] != key:
             models = [
                 (Subject("model", name, stored.embeddings), stored.llm_count)
                 for name in self.catalog.names()
                 if (stored := self.catalog.stored(name)) is not None
             ]
-            cached = self._global = (today, encode_json(global_totals(models, today)))
+            cached = self._global = (key, encode_json(global_totals(models, today)))
         return json_response(200, cached[1])
 
 

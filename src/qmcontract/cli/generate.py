@@ -158,12 +158,8 @@ def _write(items: Iterator[Any], fmt: Literal["json", "jsonl"], out: str) -> int
 
 
 def _progress(items: Iterator[Any], total: int) -> Iterator[Any]:
-    """The items, advancing a rich progress bar on stderr (never stdout) as they are consumed."""
-    from rich.console import Console  # noqa: PLC0415
-    from rich.progress import Progress  # noqa: PLC0415
-
-    with Progress(console=Console(stderr=True)) as bar:
-        task = bar.add_task("generating", total=total)
+    """The items, advancing a progress bar on stderr (never stdout) as they are consumed."""
+    with click.progressbar(length=total, label="generating", file=sys.stderr) as bar:
         for item in items:
             yield item
-            bar.advance(task)
+            bar.update(1)

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Final
-
-from rich.console import Console
-from rich.table import Table
+from typing import Any, Final
 
 from qmcontract.errors import shown_pointer
 from qmcontract.report.model import Failure, Report, RuleRow
@@ -46,8 +43,10 @@ def _ran(row: RuleRow) -> str:
     return f"{len(ran)}/{len(applicable)}"
 
 
-def rich_table(report: Report) -> Table:
-    """The rule table for a rich console."""
+def rich_table(report: Report) -> Any:
+    """The rule table for a rich console (rich comes with the conformance and server extras)."""
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(title=f"{report.title}: {report.target}", title_justify="left")
     for column, justify in (("rule", "left"), ("kind", "left"), ("checked", "right"), ("failed", "right")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
@@ -99,23 +98,34 @@ def not_exercised_lines(report: Report) -> list[str]:
     return lines
 
 
-def show(report: Report, console: Console | None = None) -> None:
-    """Print the table, the failures, what did not run, the totals and the verdict."""
-    console = console if console is not None else Console(highlight=False, soft_wrap=True)
+def show(report: Report, console: Any = None) -> None:
+    """Print the table, the failures, what did not run, the totals and the verdict.
+
+    On a rich console (the given one, else stdout's when rich is installed: it comes with the
+    conformance and server extras), or as plain text.
+    """
+    if console is None:
+        try:
+            from rich.console import Console  # noqa: PLC0415
+        except ImportError:
+            print(f"{report.title}: {report.target}\n{plain_table(report.rows)}")
+            print("\n".join(_tail(report)))
+            return
+        console = Console(highlight=False, soft_wrap=True)
     console.print(rich_table(report))
+    console.print("\n".join(_tail(report)), markup=False)
+
+
+def _tail(report: Report) -> list[str]:
+    lines: list[str] = []
     if report.failures:
-        console.print(
-            "\n[bold]Failures[/] (rule and sub-check, request; JSON pointer and why; a reproduction):"
-        )
-        console.print(format_failures(report.failures), markup=False)
+        lines += ["", "Failures (rule and sub-check, request; JSON pointer and why; a reproduction):"]
+        lines.append(format_failures(report.failures))
     missing = not_exercised_lines(report)
     if missing:
-        console.print("\n[bold]Not exercised[/]:")
-        console.print("\n".join(missing), markup=False)
-    for note in report.notes:
-        console.print(f"note: {note}", markup=False)
-    for error in report.errors:
-        console.print(f"error: {error}", markup=False)
+        lines += ["", "Not exercised:", *missing]
+    lines += [f"note: {note}" for note in report.notes]
+    lines += [f"error: {error}" for error in report.errors]
     seed = f", seed {report.seed} (repeat with --seed {report.seed})" if report.seed is not None else ""
-    console.print(f"\n{report.requests} requests in {report.seconds:.1f} s{seed}", markup=False)
-    console.print(report.verdict, markup=False)
+    lines += ["", f"{report.requests} requests in {report.seconds:.1f} s{seed}", report.verdict]
+    return lines

@@ -8,7 +8,11 @@ in a temporary directory. Either way the start-up line is written once the serve
 
 A worker exits (gracefully) when its supervisor dies, even by SIGKILL: on Linux the kernel
 sends it SIGTERM (``PR_SET_PDEATHSIG``), elsewhere a thread notices the parent change within
-:data:`SUPERVISOR_POLL_SECONDS`; the last worker out removes the store directory.
+:data:`SUPERVISOR_POLL_SECONDS`; the workers then remove the store directory.
+
+Options reach the workers through an environment variable (:data:`ENVIRONMENT_VARIABLE`): tokens
+given by value travel that way too, readable only by the same user; ``token_env`` and
+``control_token_env`` pass only variable names.
 """
 
 from __future__ import annotations
@@ -119,7 +123,7 @@ def running_server(
 ) -> Iterator[str]:
     """Serve ``catalog`` (a catalogue, a directory; default: the shipped mocks) in a thread.
 
-    Listens on ``options.host`` (127.0.0.1) and a free port unless ``port`` is given; yields
+    Listens on ``options.host`` (127.0.0.1) and a free port unless ``port=`` is passed; yields
     the base URL once ``/healthz`` answers and stops the server when the block ends.
     ``options`` and ``overrides`` are the fields of :class:`ServerOptions`.
     """

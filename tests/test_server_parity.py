@@ -143,7 +143,7 @@ def through_mock(case: Case, catalog: Catalog) -> Outcome:
 
 
 def through_server(case: Case, client: httpx.Client) -> Outcome:
-    client.post("/__qmcontract/reset").raise_for_status()
+    client.post("/__qmcontract/reset", headers={"content-type": "application/json"}).raise_for_status()
     name = None
     if case.add is not None:
         added = client.post("/__qmcontract/models", json=case.add)

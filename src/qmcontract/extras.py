@@ -20,8 +20,8 @@ from qmcontract.errors import MissingExtra
 #: The importable packages each extra provides.
 EXTRAS: Final[dict[str, tuple[str, ...]]] = {
     "strategies": ("hypothesis",),
-    "server": ("uvicorn",),
-    "conformance": ("schemathesis", "hypothesis", "uvicorn"),
+    "server": ("uvicorn", "httptools"),
+    "conformance": ("schemathesis", "hypothesis", "uvicorn", "httptools"),
 }
 
 

@@ -18,6 +18,8 @@ from qmcontract.wire import Response, error_response
 TransportFault = Literal["connect_error", "read_timeout", "drop_connection"]
 TRANSPORT_FAULTS: Final = ("connect_error", "read_timeout", "drop_connection")
 MALFORMED_BODY: Final = b'{"name": "truncated'
+#: The ``Retry-After`` (seconds) a scheduled 429 sends unless told otherwise.
+DEFAULT_RETRY_AFTER: Final = 1
 
 
 @dataclass(frozen=True)

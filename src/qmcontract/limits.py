@@ -11,6 +11,8 @@ from typing import Final
 
 #: Largest request body any route accepts (POST routes, control API): 413 above it.
 MAX_BODY_BYTES: Final = 1024 * 1024
+#: Bytes of a refused request's body the server reads and throws away before closing the connection.
+MAX_DISCARDED_BODY_BYTES: Final = 16 * 1024 * 1024
 #: Largest request line plus headers the server reads: 431 above it.
 MAX_HEAD_BYTES: Final = 64 * 1024
 #: Deepest nesting of arrays and objects in JSON or YAML input.

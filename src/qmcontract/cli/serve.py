@@ -10,7 +10,9 @@ from typing import Any
 import click
 
 from qmcontract.cli._common import OneLineUsage
+from qmcontract.errors import CatalogError
 from qmcontract.extras import ensure_extra
+from qmcontract.limits import MAX_LATENCY_MS
 
 
 @click.command("serve", cls=OneLineUsage)
@@ -24,15 +26,35 @@ from qmcontract.extras import ensure_extra
     "tokens",
     multiple=True,
     metavar="TOKEN",
-    help="An accepted authorization (repeatable). With it, metadata=true&me=true and any other value gets "
-    "401; without it, any non-empty authorization is accepted.",
+    help="An accepted API token (repeatable): metadata=true&me=true with any other authorization gets 401; "
+    "without one, any non-empty authorization is accepted. Visible to other users in ps: prefer --token-env.",
 )
-@click.option("--latency-ms", type=click.IntRange(min=0), default=0, help="Delay added to every API answer.")
+@click.option(
+    "--token-env",
+    "token_env",
+    multiple=True,
+    metavar="VAR",
+    help="Like --token, the token read from environment variable VAR (repeatable).",
+)
+@click.option(
+    "--control-token-env",
+    metavar="VAR",
+    help="Control API requests then need 'authorization: Bearer <$VAR>', from any host; "
+    "without it the control API answers loopback clients on a loopback bind only.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.IntRange(0, MAX_LATENCY_MS),
+    default=0,
+    help="Delay added to every API answer.",
+)
 @click.option(
     "--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of API requests given a 500."
 )
 @click.option("--seed", type=int, default=None, help="Seed of the --error-rate draws.")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes."
+)
 @click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
@@ -42,38 +64,22 @@ from qmcontract.extras import ensure_extra
 )
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="One line per request.")
 @click.option("--self-check", is_flag=True, help="Validate every response sent; log each violation.")
-def serve_command(
-    *,
-    host: str,
-    port: int,
-    catalog_dir: str | None,
-    tokens: tuple[str, ...],
-    latency_ms: int,
-    error_rate: float,
-    seed: int | None,
-    workers: int,
-    log_level: str,
-    access_log: bool,
-    self_check: bool,
-) -> None:
-    """Run the mock server for GET /query_models/{slug} until Ctrl-C or SIGTERM."""
-    ensure_extra("server", "qmcontract serve")
-    from qmcontract.server import serve  # noqa: PLC0415 (uvicorn loads only for this command)
+def serve_command(*, catalog_dir: str | None, **options: Any) -> None:
+    """Run the mock server of the Query Model API family until Ctrl-C or SIGTERM.
 
+    \b
+    Example:
+      OBJECTIVEAI_TEST_TOKEN=sk-test qmcontract serve --port 9000 --token-env OBJECTIVEAI_TEST_TOKEN
+    """
+    ensure_extra("server", "qmcontract serve")
+    from qmcontract.server import ServerOptions, serve  # noqa: PLC0415 (uvicorn loads only for this command)
+
+    settings = ServerOptions(**options)
     with _stop_quietly():
-        serve(
-            catalog_dir,
-            host=host,
-            port=port,
-            tokens=tokens,
-            latency_ms=latency_ms,
-            error_rate=error_rate,
-            seed=seed,
-            self_check=self_check,
-            workers=workers,
-            log_level=log_level,
-            access_log=access_log,
-        )
+        try:
+            serve(catalog_dir, settings)
+        except CatalogError as exc:
+            raise CatalogError("; ".join(str(exc).splitlines())) from None
 
 
 @contextlib.contextmanager

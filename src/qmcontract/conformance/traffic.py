@@ -1,0 +1,671 @@
+"""Judging traffic that was not ours to send: the proxy's exchanges and recorded files.
+
+Nothing may be sent again, so a :class:`TrafficJudge` runs the single-exchange checks of
+:data:`~qmcontract.conformance.judge.ALL_CHECKS` with a context that cannot ask (rules that must
+ask again, like ``llm-lookup`` or ``list-sort``, then do not apply and show as not exercised),
+and adds the passive counterparts of the rules that compare exchanges, over the exchanges of
+the stream that carry a time, within one UTC day:
+
+- ``stable``: a ``GET`` seen again gives the same document, counters aside (Query Models and
+  LLMs within the day; the list and the global totals, which depend on the whole catalogue,
+  only within :data:`SHARED_STABLE_SECONDS` and until a non-read request outside the API, like
+  the mock's control API, may have changed the catalogue);
+- ``ignored-params``: a request with ignored ``me``/``from``/``to`` gets what the same request
+  without them got;
+- ``metadata-window``: of two answers about one name, the one for a window inside the other's
+  never reports more (``unbounded`` and ``wider``), the same instants written another way give
+  the same figures (``same-instant``), and ``me=true`` never reports more than all users for a
+  window as wide or wider (``me-not-above``).
+
+What the oracle knows comes from the traffic alone: a name answered 200 on its route is served
+(and so are the LLMs of a served document without violations); no name is known absent except a
+malformed one. A token is taken as accepted on an exchange unless the answer was 401, so a token
+the server refused is never a violation. Memory is bounded: names, remembered answers and
+windows are capped (:mod:`qmcontract.limits`), oldest first out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from typing import Any, Final
+
+from qmcontract.conformance.checks import Context, first_difference
+from qmcontract.conformance.exchange import Exchange
+from qmcontract.conformance.expect import Instant, Knowledge, has_ignored_params, instant, metadata_requested
+from qmcontract.conformance.judge import Judge, describe, evaluate
+from qmcontract.conformance.subchecks import SUBCHECKS, Facts, Outcome, broken, held, judged
+from qmcontract.errors import Violation, shown_pointer
+from qmcontract.limits import (
+    TRAFFIC_KNOWN_NAMES,
+    TRAFFIC_MEMORY_BYTES,
+    TRAFFIC_MEMORY_KEYS,
+    TRAFFIC_WINDOWS_PER_NAME,
+)
+from qmcontract.names import is_name
+from qmcontract.recording import Recorded
+from qmcontract.redact import cut, escape_for_log
+from qmcontract.report.ledger import Ledger
+from qmcontract.report.model import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Failure, Report
+from qmcontract.routes import READ_METHODS, query_pairs, route_of
+from qmcontract.rules import COUNTERS
+from qmcontract.wire import Request
+
+#: Seconds within which the list and the global totals must repeat themselves.
+SHARED_STABLE_SECONDS: Final = 60.0
+#: Documents whose validation is remembered (by a hash of the body).
+VALIDATED_CACHE: Final = 1024
+#: Internal errors kept for the report.
+MAX_ERRORS: Final = 20
+_TOLERANCE: Final = 1e-9
+_STABLE_FACES: Final = {"model": "model", "llm": "llm", "model-list": "list", "metadata": "metadata"}
+_IGNORED_FACES: Final = {"model": "model", "llm": "llm", "model-validate": "post", "llm-validate": "post"}
+_WINDOW_PARAMETERS: Final = ("me", "from", "to")
+#: What passive judging cannot do, said in every report.
+PASSIVE_NOTE: Final = (
+    "passive checking: nothing is sent to the server, so the sub-checks that must ask it again "
+    "(list-names retrievable and count, list-sort, llm-lookup, validate-echo, metadata-global sums) "
+    "do not run on traffic; stable, ignored-params and metadata-window compare the exchanges seen "
+    "that carry a time, within one UTC day"
+)
+
+
+class TrafficReport(Report):
+    """A report on traffic: exit 1 when a rule failed, 2 when judging itself failed, else 0.
+
+    Traffic exercises what its clients sent, so a sub-check that did not run is no reason to
+    fail: the table says which did not.
+    """
+
+    @property
+    def exit_code(self) -> int:
+        """0 nothing broke; 1 a rule failed; 2 an exchange could not be judged (a bug)."""
+        if self.rules_with("failed"):
+            return EXIT_FAILED
+        return EXIT_USAGE if self.errors else EXIT_OK
+
+
+@dataclass(eq=False)
+class PassiveContext(Context):
+    """A context that never asks the server again, with a bounded cache of validated documents."""
+
+    _recent: OrderedDict[bytes, tuple[Violation, ...]] = field(default_factory=OrderedDict, repr=False)
+
+    def again(self, request: Any) -> Exchange | None:  # noqa: ARG002
+        """Nothing is sent again."""
+        return None
+
+    def fetch(self, request: Any, *, read: int = 1) -> Exchange | None:  # noqa: ARG002
+        """Nothing is read again."""
+        return None
+
+    def document_violations(self, exchange: Exchange) -> tuple[Violation, ...]:
+        """As :meth:`Context.document_violations`, remembering the last :data:`VALIDATED_CACHE` bodies."""
+        entry = exchange.kind in ("llm", "llm-validate")
+        metadata = metadata_requested(exchange.request)
+        key = hashlib.blake2b(
+            bytes([entry, {None: 2, True: 1, False: 0}[metadata]]) + exchange.body, digest_size=16
+        ).digest()
+        found = self._recent.get(key)
+        if found is None:
+            found = super().document_violations(exchange)
+            self._validated.clear()
+            self._recent[key] = found
+            if len(self._recent) > VALIDATED_CACHE:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(key)
+        return found
+
+
+@dataclass
+class TrafficCounts:
+    """What happened to the exchanges of a stream."""
+
+    exchanges: int = 0
+    judged: int = 0
+    off_route: int = 0
+    body_not_kept: int = 0
+    without_time: int = 0
+    outside_root: int = 0
+    not_judged: int = 0
+
+    def settings(self) -> dict[str, int]:
+        """The counts as report settings."""
+        return {
+            "exchanges": self.exchanges,
+            "judged": self.judged,
+            "skipped: not on the API's routes": self.off_route,
+            "skipped: other URLs": self.outside_root,
+            "not judged: response body not kept": self.body_not_kept,
+            "not judged: judge behind (proxy)": self.not_judged,
+            "judged without a time (no stateful rules)": self.without_time,
+        }
+
+
+class _Names:
+    """Names seen served, at most ``limit`` (later ones are not learned: the oracle is then silent)."""
+
+    def __init__(self, limit: int = TRAFFIC_KNOWN_NAMES) -> None:
+        self._names: set[str] = set()
+        self._limit = limit
+
+    def add(self, name: object) -> None:
+        if isinstance(name, str) and is_name(name) and len(self._names) < self._limit:
+            self._names.add(name)
+
+    def known(self, name: str) -> bool | None:
+        """True when seen served; otherwise the traffic cannot tell (None)."""
+        return True if name in self._names else None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """An answer remembered for a later comparison."""
+
+    day: date
+    seconds: float
+    status: int
+    body: bytes
+    exchange: Exchange | None = None
+
+    @property
+    def size(self) -> int:
+        request = self.exchange.request if self.exchange is not None else None
+        return len(self.body) + (len(request.body) + len(request.query) + 512 if request is not None else 256)
+
+
+class _Memory:
+    """Answers remembered by key: at most ``keys`` of them and ``limit`` bytes, least recent out first."""
+
+    def __init__(self, keys: int = TRAFFIC_MEMORY_KEYS, limit: int = TRAFFIC_MEMORY_BYTES) -> None:
+        self._items: OrderedDict[tuple[Any, ...], _Seen] = OrderedDict()
+        self._keys, self._limit, self._bytes = keys, limit, 0
+
+    def get(self, key: tuple[Any, ...], day: date) -> _Seen | None:
+        seen = self._items.get(key)
+        if seen is None or seen.day != day:
+            return None
+        self._items.move_to_end(key)
+        return seen
+
+    def put(self, key: tuple[Any, ...], seen: _Seen) -> None:
+        if seen.size > self._limit // 16:
+            return
+        self._drop(key)
+        self._items[key] = seen
+        self._bytes += seen.size
+        while len(self._items) > self._keys or self._bytes > self._limit:
+            self._drop(next(iter(self._items)))
+
+    def _drop(self, key: tuple[Any, ...]) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._bytes -= old.size
+
+    def forget(self, keep: Callable[[tuple[Any, ...]], bool]) -> None:
+        for key in [key for key in self._items if not keep(key)]:
+            self._drop(key)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The figures one answer reported for a window (None: unbounded on that side)."""
+
+    start: Instant | None
+    end: Instant | None
+    texts: tuple[str | None, str | None]
+    me: bool
+    caller: str | None
+    figures: tuple[float | None, ...]
+
+    @property
+    def unbounded(self) -> bool:
+        return self.start is None and self.end is None
+
+    def contains(self, other: _Window) -> bool:
+        """True when this window holds all of ``other``."""
+        starts = self.start is None or (other.start is not None and self.start <= other.start)
+        ends = self.end is None or (other.end is not None and self.end >= other.end)
+        return starts and ends
+
+    def same_instants(self, other: _Window) -> bool:
+        return self.start == other.start and self.end == other.end
+
+    def label(self) -> str:
+        start, end = (cut(text, 64) if text else "(none)" for text in self.texts)
+        return f"from={start} to={end} {'me=true' if self.me else '(all users)'}"
+
+
+class _Windows:
+    """Per (route, name, day): the windows seen, at most :data:`TRAFFIC_WINDOWS_PER_NAME` each."""
+
+    def __init__(self, keys: int = TRAFFIC_MEMORY_KEYS, per_key: int = TRAFFIC_WINDOWS_PER_NAME) -> None:
+        self._items: OrderedDict[tuple[str, str, date], list[_Window]] = OrderedDict()
+        self._keys, self._per_key = keys, per_key
+
+    def judge(self, key: tuple[str, str, date], window: _Window) -> list[Outcome]:
+        seen = self._items.pop(key, [])
+        outcomes = [outcome for other in seen for outcome in _compare_windows(window, other)]
+        kept = [
+            other
+            for other in seen
+            if (other.texts, other.me, other.caller) != (window.texts, window.me, window.caller)
+        ]
+        self._items[key] = [*kept, window][-self._per_key :]
+        while len(self._items) > self._keys:
+            self._items.popitem(last=False)
+        return outcomes
+
+
+def _compare_windows(new: _Window, old: _Window) -> Iterator[Outcome]:
+    """The ``metadata-window`` sub-checks a pair of answers about one name can exercise."""
+    same_caller = new.me == old.me and (not new.me or new.caller == old.caller)
+    if same_caller and new.same_instants(old):
+        if new.texts != old.texts:
+            yield judged("metadata-window", "same-instant", list(_unequal(new, old)))
+        return
+    for narrow, wide in ((new, old), (old, new)):
+        if not wide.contains(narrow):
+            continue
+        if same_caller:
+            subcheck = "unbounded" if wide.unbounded else "wider"
+            yield judged("metadata-window", subcheck, list(_above(narrow, wide)))
+        elif narrow.me and not wide.me:
+            yield judged("metadata-window", "me-not-above", list(_above(narrow, wide)))
+
+
+def _above(narrow: _Window, wide: _Window) -> Iterator[Violation]:
+    for key, low, high in zip(COUNTERS, narrow.figures, wide.figures, strict=True):
+        if low is not None and high is not None and low > high * (1 + _TOLERANCE) + 1e-12:
+            yield Violation(
+                "metadata-window",
+                f"/{key}",
+                f"{low} for {narrow.label()} is more than the {high} reported for {wide.label()}",
+            )
+
+
+def _unequal(new: _Window, old: _Window) -> Iterator[Violation]:
+    for key, first, second in zip(COUNTERS, new.figures, old.figures, strict=True):
+        if first != second:
+            yield Violation(
+                "metadata-window",
+                f"/{key}",
+                f"{first} for {new.label()}, but {second} for the same instants as {old.label()}",
+            )
+
+
+def _figure(value: object) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _without_counters(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    return {key: item for key, item in value.items() if key not in COUNTERS}
+
+
+def _parsed(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def caller_of(recorded: Recorded) -> str | None:
+    """Who is asking: the recording's caller label, else a hash of the token (never the token)."""
+    if recorded.caller is not None:
+        return recorded.caller
+    token = recorded.request.authorization
+    if token is None:
+        return None
+    return hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+class TrafficJudge:
+    """Judges a stream of exchanges, one at a time, in the order given. Not thread-safe.
+
+    ``on_failure`` hears every new failure as soon as it is found (the proxy logs it).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        on_failure: Callable[[Failure], None] | None = None,
+        excluded: Iterable[str] = (),
+    ) -> None:
+        self.ledger = Ledger(SUBCHECKS, excluded=excluded)
+        self.counts = TrafficCounts()
+        self.errors: list[str] = []
+        self._models, self._llms = _Names(), _Names()
+        self.context = PassiveContext(
+            self._knowledge(None), Facts(training_table=False, token_accepted=False)
+        )
+        self._judge = Judge(self.ledger, self.context, base_url)
+        self._on_failure = on_failure
+        self._memory = _Memory()
+        self._windows = _Windows()
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+
+    def _knowledge(self, accepted: frozenset[str] | None) -> Knowledge:
+        return Knowledge(self._models.known, self._llms.known, accepted)
+
+    def __call__(self, recorded: Recorded, source: str) -> list[Failure]:
+        """Judge one exchange; return the failures it adds (also given to ``on_failure``)."""
+        self.counts.exchanges += 1
+        exchange = Exchange(recorded.request, recorded.status, recorded.headers, recorded.body)
+        if not exchange.route.exists:
+            self.counts.off_route += 1
+            if exchange.request.method not in (*READ_METHODS, "OPTIONS"):
+                self._memory.forget(lambda key: key[0] != "stable" or key[1] in ("model", "llm"))
+            return []
+        if not recorded.body_kept:
+            self.counts.body_not_kept += 1
+            return []
+        if self._repeated(recorded, exchange):
+            self.counts.judged += 1
+            self.ledger.count_request()
+            return []
+        try:
+            failures = self._judged(recorded, exchange, source)
+        except Exception as exc:  # a bug in a check must not stop the stream
+            if len(self.errors) < MAX_ERRORS:
+                self.errors.append(
+                    f"{source}: {describe(exchange.request)[:200]}: {type(exc).__name__}: {exc}"
+                )
+            return []
+        if self._on_failure is not None:
+            for failure in failures:
+                self._on_failure(failure)
+        return failures
+
+    def _repeated(self, recorded: Recorded, exchange: Exchange) -> bool:
+        """True for an exchange identical to one judged before, with the same knowledge of its name.
+
+        Such an exchange cannot add anything: the ledger counts by request and the stateful rules
+        would compare it with what its twin was compared with. Remembered by a hash, at most
+        :data:`~qmcontract.limits.TRAFFIC_MEMORY_KEYS` of them.
+        """
+        request, name = exchange.request, exchange.route.name or ""
+        digest = hashlib.blake2b(digest_size=16)
+        day = recorded.time.astimezone(timezone.utc).date().isoformat() if recorded.time else "-"
+        known = (self._models.known(name), self._llms.known(name), self.context.facts)
+        names = ",".join(sorted({key for key, _ in request.headers}))
+        head = (day, request.method, request.path, request.query, names, caller_of(recorded), known)
+        for part in (
+            repr(head).encode(),
+            request.body,
+            repr((exchange.status, exchange.content_type)).encode(),
+        ):
+            digest.update(len(part).to_bytes(8, "big") + part)
+        digest.update(exchange.body)
+        key = digest.digest()
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return True
+        self._seen[key] = None
+        if len(self._seen) > TRAFFIC_MEMORY_KEYS:
+            self._seen.popitem(last=False)
+        return False
+
+    def no_answer(self, request: Request, error: str, source: str) -> list[Failure]:
+        """A request that got no complete answer from the server: ``no-server-error``, on the API's routes."""
+        self.counts.exchanges += 1
+        if not route_of(request.path).exists:
+            self.counts.off_route += 1
+            return []
+        self.counts.judged += 1
+        self.ledger.count_request()
+        failures = self._judge.no_answer(request, error, source)
+        if self._on_failure is not None:
+            for failure in failures:
+                self._on_failure(failure)
+        return failures
+
+    def not_judged(self, n: int = 1) -> None:
+        """Count exchanges that were seen but could not be judged (the proxy's judge fell behind)."""
+        self.counts.exchanges += n
+        self.counts.not_judged += n
+
+    def outside_root(self, n: int = 1) -> None:
+        """Count exchanges to URLs outside the API root (recorded files)."""
+        self.counts.exchanges += n
+        self.counts.outside_root += n
+
+    def _judged(self, recorded: Recorded, exchange: Exchange, source: str) -> list[Failure]:
+        self.counts.judged += 1
+        self.ledger.count_request()
+        token = exchange.request.authorization
+        accepted = None if token is not None and exchange.status != 401 else frozenset[str]()
+        self.context.knowledge = self._knowledge(accepted)
+        outcomes = evaluate(exchange, self.context)
+        extra: list[Failure] = []
+        if recorded.time is None:
+            self.counts.without_time += 1
+        else:
+            moment = recorded.time.astimezone(timezone.utc)
+            outcomes += self._stateful(exchange, moment, caller_of(recorded), extra, source)
+        failures = self._judge.record(exchange.request, exchange.status, outcomes, source)
+        self._learn(exchange)
+        return failures + extra
+
+    # --- what the traffic teaches ------------------------------------------------------------------
+
+    def _learn(self, exchange: Exchange) -> None:
+        if exchange.status != 200 or exchange.request.method not in READ_METHODS:
+            return
+        name = exchange.route.name
+        if exchange.kind == "llm":
+            self._llms.add(name)
+        if exchange.kind != "model":
+            return
+        self._models.add(name)
+        document = exchange.document()
+        if document is None or self.context.document_violations(exchange):
+            return
+        models = document.get("models")
+        for entry in models if isinstance(models, list) else []:
+            if isinstance(entry, dict):
+                self._llms.add(entry.get("name"))
+        weight = document.get("weight")
+        if isinstance(weight, dict) and weight.get("type") == "training_table":
+            self.context.facts = replace(self.context.facts, training_table=True)
+
+    # --- the stateful rules -------------------------------------------------------------------------
+
+    def _stateful(
+        self, exchange: Exchange, moment: datetime, caller: str | None, extra: list[Failure], source: str
+    ) -> list[Outcome]:
+        day, seconds = moment.date(), moment.timestamp()
+        pairs = query_pairs(exchange.request.query)
+        me = ("me", "true") in pairs
+        if me and exchange.status == 200 and exchange.request.authorization is not None:
+            self.context.facts = replace(self.context.facts, token_accepted=True)
+        outcomes = list(self._stable(exchange, day, seconds, pairs, caller if me else None))
+        outcomes += self._ignored(exchange, day, seconds, pairs, extra=extra, source=source)
+        outcomes += self._window(exchange, day, pairs, caller)
+        return outcomes
+
+    def _stable(
+        self,
+        exchange: Exchange,
+        day: date,
+        seconds: float,
+        pairs: tuple[tuple[str, str], ...],
+        caller: str | None,
+    ) -> Iterator[Outcome]:
+        face = _STABLE_FACES.get(exchange.kind or "")
+        if face is None or exchange.request.method != "GET" or exchange.status >= 500:
+            return
+        key = ("stable", face, exchange.request.path, pairs, caller)
+        before = self._memory.get(key, day)
+        shared = face in ("list", "metadata")
+        if before is not None and not (shared and seconds - before.seconds > SHARED_STABLE_SECONDS):
+            yield from _same_answer(face, before, exchange)
+        if exchange.status == 200 and exchange.document() is not None:
+            self._memory.put(key, _Seen(day, seconds, 200, exchange.body))
+
+    def _ignored(
+        self,
+        exchange: Exchange,
+        day: date,
+        seconds: float,
+        pairs: tuple[tuple[str, str], ...],
+        *,
+        extra: list[Failure],
+        source: str,
+    ) -> Iterator[Outcome]:
+        face = _IGNORED_FACES.get(exchange.kind or "")
+        if face is None or exchange.status >= 500 or metadata_requested(exchange.request) is not False:
+            return
+        request = exchange.request
+        plain = tuple((key, value) for key, value in pairs if key not in _WINDOW_PARAMETERS)
+        digest = hashlib.blake2b(request.body, digest_size=16).digest() if request.body else b""
+        identity = (face, request.method, request.path, plain, digest)
+        seen = _Seen(day, seconds, exchange.status, exchange.body, exchange)
+        if has_ignored_params(request):
+            other = self._memory.get(("plain", *identity), day)
+            if other is not None:
+                yield _ignored_outcome(face, exchange, other)
+            self._memory.put(("ignored", *identity), seen)
+            return
+        other = self._memory.get(("ignored", *identity), day)
+        if other is not None and other.exchange is not None:
+            outcome = _ignored_outcome(face, other.exchange, seen)
+            extra += self._judge.record(other.exchange.request, other.status, [outcome], source)
+        self._memory.put(("plain", *identity), seen)
+
+    def _window(
+        self, exchange: Exchange, day: date, pairs: tuple[tuple[str, str], ...], caller: str | None
+    ) -> list[Outcome]:
+        document = exchange.document()
+        if (
+            exchange.kind not in ("model", "llm")
+            or exchange.request.method != "GET"
+            or document is None
+            or metadata_requested(exchange.request) is not True
+        ):
+            return []
+        values = {key: value for key, value in reversed(pairs) if value}
+        texts = (values.get("from"), values.get("to"))
+        moments = tuple(instant(text) if text is not None else None for text in texts)
+        me = values.get("me") == "true"
+        if any(text is not None and moment is None for text, moment in zip(texts, moments, strict=True)):
+            return []
+        if me and caller is None:
+            return []
+        window = _Window(
+            moments[0],
+            moments[1],
+            texts,
+            me,
+            caller if me else None,
+            tuple(_figure(document.get(key)) for key in COUNTERS),
+        )
+        return self._windows.judge((exchange.kind, exchange.route.name or "", day), window)
+
+    # --- the verdict ----------------------------------------------------------------------------------
+
+    def report(
+        self,
+        *,
+        title: str,
+        target: str,
+        seconds: float,
+        notes: Iterable[str] = (),
+        settings: dict[str, Any] | None = None,
+    ) -> TrafficReport:
+        """The verdict on everything judged so far."""
+        counts = self.counts
+        summary = (
+            f"{counts.exchanges} exchanges: {counts.judged} judged, "
+            f"{counts.off_route} not on the API's routes"
+            + (f", {counts.outside_root} to other URLs" if counts.outside_root else "")
+            + (f", {counts.body_not_kept} with a body not kept" if counts.body_not_kept else "")
+            + (f", {counts.not_judged} not judged (the judge fell behind)" if counts.not_judged else "")
+            + (f", {counts.without_time} without a time" if counts.without_time else "")
+        )
+        return TrafficReport(
+            title=title,
+            target=target,
+            rows=tuple(self.ledger.rows(self.context.facts)),
+            failures=tuple(self.ledger.failures()),
+            requests=counts.judged,
+            seconds=seconds,
+            errors=tuple(self.errors),
+            notes=(summary, PASSIVE_NOTE, *notes),
+            settings={**counts.settings(), **(settings or {})},
+        )
+
+
+def _same_answer(face: str, before: _Seen, exchange: Exchange) -> Iterator[Outcome]:
+    """``stable``: an answer seen before (200) against this one."""
+    if exchange.status != 200:
+        if exchange.status == 401 and exchange.request.authorization is not None:
+            return  # a token refused now is not the contract's to say
+        yield broken(
+            "stable", face, "", f"the same request got 200 earlier the same day, now {exchange.status}"
+        )
+        return
+    if before.body == exchange.body:
+        yield held("stable", face)
+        return
+    first, second = _parsed(before.body), exchange.document()
+    if second is None:
+        return  # not a JSON object: the document rules report it
+    if face in ("model", "llm"):
+        first, second = _without_counters(first), _without_counters(second)
+    where = first_difference(first, second)
+    if where is None:
+        yield held("stable", face)
+    else:
+        yield broken(
+            "stable", face, where, "differs from the answer to the same request earlier the same day"
+        )
+
+
+def _ignored_outcome(face: str, ignored: Exchange, plain: _Seen) -> Outcome:
+    """``ignored-params``: an answer with ignored parameters against the answer without them."""
+    if ignored.status != plain.status:
+        return broken(
+            "ignored-params",
+            face,
+            "",
+            f"got {ignored.status}, but {plain.status} without the ignored me/from/to",
+        )
+    if ignored.status != 200:
+        return held("ignored-params", face)
+    where = first_difference(ignored.parsed, _parsed(plain.body))
+    if where is None:
+        return held("ignored-params", face)
+    return broken("ignored-params", face, where, "differs from the answer without the ignored me/from/to")
+
+
+def violation_lines(failure: Failure) -> list[str]:
+    """One log line per violation: rule, sub-check, pointer, reason, the request and a curl line.
+
+    Control characters are escaped and long values cut, so a line can be neither forged nor huge.
+    """
+    status = failure.status if failure.status is not None else "no response"
+    return [
+        escape_for_log(
+            f"violation: {failure.rule} ({failure.subcheck}) {shown_pointer(violation.path)}: "
+            f"{cut(violation.message, 400)} | {failure.request} -> {status} | {cut(failure.curl, 2048)}"
+        )
+        for violation in failure.violations
+    ]
+
+
+__all__ = [
+    "PASSIVE_NOTE",
+    "PassiveContext",
+    "TrafficCounts",
+    "TrafficJudge",
+    "TrafficReport",
+    "violation_lines",
+]

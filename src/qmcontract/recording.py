@@ -2,7 +2,7 @@
 
 Each line is one JSON object (``version`` is :data:`VERSION`; a reader refuses any other)::
 
-    {"version": 1, "time": "2025-10-03T12:00:00.123456Z",
+    {"version": 1, "time": "2025-10-03T12:00:00.123456Z", "base_url": "http://127.0.0.1:8000",
      "request": {"method": "GET", "path": "/query_models/2FgLFqAf8M6MTa6MtGLLwM",
                  "query": "metadata=true&me=true",
                  "headers": [["authorization", "<redacted>"], ["accept", "application/json"]],
@@ -10,7 +10,8 @@ Each line is one JSON object (``version`` is :data:`VERSION`; a reader refuses a
      "response": {"status": 200, "headers": [["content-type", "application/json"]],
                   "body": "{...}", "body_base64": false, "body_kept": true}}
 
-- ``time``: when the request arrived, RFC 3339 in UTC;
+- ``time``: when the request arrived, RFC 3339 in UTC; ``base_url`` (optional): the API root
+  the exchange went to (the proxy's upstream), for reproductions;
 - ``path``: percent-encoded as sent, relative to the API root; ``query``: the raw query string,
   the value of every secret parameter (:func:`qmcontract.redact.redact_query`) redacted;
 - ``headers``: ``[name, value]`` pairs in order, names lower-case, secret values redacted
@@ -131,13 +132,14 @@ class CallerLabels:
         ).hexdigest()
 
 
-def to_line(recorded: Recorded, labels: CallerLabels) -> str:
-    """One exchange as a recording line (no newline), secrets redacted."""
+def to_line(recorded: Recorded, labels: CallerLabels, *, base_url: str | None = None) -> str:
+    """One exchange as a recording line (no newline), secrets redacted; ``base_url``: the API root."""
     request = recorded.request
     caller = recorded.caller or labels(request.authorization)
     line: dict[str, Any] = {
         "version": VERSION,
         "time": format_time(recorded.time or datetime.now(timezone.utc)),
+        **({"base_url": base_url} if base_url is not None else {}),
         "request": {
             "method": request.method,
             "path": request.path,
@@ -159,15 +161,16 @@ def to_line(recorded: Recorded, labels: CallerLabels) -> str:
 class RecordingWriter:
     """Appends exchanges to a JSON-lines file (created or emptied on open)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, base_url: str | None = None) -> None:
         self.path = path
+        self.base_url = base_url
         self._labels = CallerLabels()
         self._stream: IO[str] = path.open("w", encoding="utf-8", newline="\n")
         self.written = 0
 
     def write(self, recorded: Recorded) -> None:
         """Write one exchange (buffered: :meth:`flush` pushes it to the file)."""
-        self._stream.write(to_line(recorded, self._labels) + "\n")
+        self._stream.write(to_line(recorded, self._labels, base_url=self.base_url) + "\n")
         self.written += 1
 
     def flush(self) -> None:

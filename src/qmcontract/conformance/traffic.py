@@ -352,6 +352,18 @@ class TrafficJudge:
         self._windows = _Windows()
         self._seen: OrderedDict[bytes, None] = OrderedDict()
 
+    def start_stream(self, base_url: str) -> None:
+        """Begin another stream (another file): what the last one taught is forgotten, the ledger kept.
+
+        Names, remembered answers and windows belong to one stream, which may come from
+        another server or another day; curl lines of the new stream use ``base_url``.
+        """
+        self._models, self._llms = _Names(), _Names()
+        self._memory, self._windows = _Memory(), _Windows()
+        self._seen.clear()
+        self.context.knowledge = self._knowledge(None)
+        self._judge = Judge(self.ledger, self.context, base_url)
+
     def _knowledge(self, accepted: frozenset[str] | None) -> Knowledge:
         return Knowledge(self._models.known, self._llms.known, accepted)
 

@@ -83,13 +83,7 @@ class _Done:
         return len(self.body) + len(self.response_body) + len(self.query) + 1024
 
     def recorded(self) -> Recorded:
-        request = Request(
-            self.method,
-            self.path.decode("latin-1"),
-            self.query.decode("latin-1"),
-            _text(self.headers),
-            self.body,
-        )
+        request = _request(self.method, self.path, self.query, self.headers, self.body)
         return Recorded(
             self.time, request, self.status, _text(self.response_headers), self.response_body, self.kept
         )

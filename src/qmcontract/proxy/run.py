@@ -112,7 +112,7 @@ def _app(options: ProxyOptions, log: Log) -> ProxyApp:
     recorder = None
     if options.record is not None:
         try:
-            recorder = RecordingWriter(options.record)
+            recorder = RecordingWriter(options.record, base_url=upstream)
         except OSError as exc:
             raise ProxyError(f"--record {options.record}: cannot write: {exc.strerror or exc}") from None
     return ProxyApp(upstream, judge, recorder=recorder, timeout=options.timeout)

@@ -330,6 +330,7 @@ class TrafficJudge:
     """Judges a stream of exchanges, one at a time, in the order given. Not thread-safe.
 
     ``on_failure`` hears every new failure as soon as it is found (the proxy logs it).
+    ``memory_keys`` bounds the requests, names' windows and judged exchanges remembered.
     """
 
     def __init__(
@@ -338,8 +339,10 @@ class TrafficJudge:
         *,
         on_failure: Callable[[Failure], None] | None = None,
         excluded: Iterable[str] = (),
+        memory_keys: int = TRAFFIC_MEMORY_KEYS,
     ) -> None:
         self.ledger = Ledger(SUBCHECKS, excluded=excluded)
+        self._keys = memory_keys
         self.counts = TrafficCounts()
         self.errors: list[str] = []
         self._models, self._llms = _Names(), _Names()
@@ -348,8 +351,8 @@ class TrafficJudge:
         )
         self._judge = Judge(self.ledger, self.context, base_url)
         self._on_failure = on_failure
-        self._memory = _Memory()
-        self._windows = _Windows()
+        self._memory = _Memory(memory_keys)
+        self._windows = _Windows(memory_keys)
         self._seen: OrderedDict[bytes, None] = OrderedDict()
 
     def start_stream(self, base_url: str) -> None:
@@ -359,7 +362,7 @@ class TrafficJudge:
         another server or another day; curl lines of the new stream use ``base_url``.
         """
         self._models, self._llms = _Names(), _Names()
-        self._memory, self._windows = _Memory(), _Windows()
+        self._memory, self._windows = _Memory(self._keys), _Windows(self._keys)
         self._seen.clear()
         self.context.knowledge = self._knowledge(None)
         self._judge = Judge(self.ledger, self.context, base_url)
@@ -421,7 +424,7 @@ class TrafficJudge:
             self._seen.move_to_end(key)
             return True
         self._seen[key] = None
-        if len(self._seen) > TRAFFIC_MEMORY_KEYS:
+        if len(self._seen) > self._keys:
             self._seen.popitem(last=False)
         return False
 

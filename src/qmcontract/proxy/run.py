@@ -87,7 +87,10 @@ def normalise_upstream(url: str) -> str:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket, or one clear ProxyError (address in use, bad address)."""
+    """A listening TCP socket, or one clear ProxyError (address in use, bad address).
+
+    It listens at once, so the address answers as soon as it is announced.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -98,6 +101,7 @@ def bind(host: str, port: int) -> socket.socket:
         used = getattr(exc, "errno", None) == errno.EADDRINUSE
         reason = "the port is already in use" if used else (getattr(exc, "strerror", None) or str(exc))
         raise ProxyError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
     return sock
 
 

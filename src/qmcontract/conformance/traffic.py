@@ -154,9 +154,14 @@ class _Names:
         self._names: set[str] = set()
         self._limit = limit
 
-    def add(self, name: object) -> None:
-        if isinstance(name, str) and is_name(name) and len(self._names) < self._limit:
+    def add(self, name: object) -> bool:
+        """Learn a served name; True when it was not known before."""
+        if not isinstance(name, str) or name in self._names or len(self._names) >= self._limit:
+            return False
+        if is_name(name):
             self._names.add(name)
+            return True
+        return False
 
     def known(self, name: str) -> bool | None:
         """True when seen served; otherwise the traffic cannot tell (None)."""
@@ -316,6 +321,28 @@ def _parsed(body: bytes) -> Any:
         return None
 
 
+def fingerprint(
+    version: int,
+    time: datetime | None,
+    *,
+    head: tuple[object, ...],
+    header_names: Iterable[str | bytes],
+    request_body: bytes,
+    answer: tuple[object, ...],
+    body: bytes,
+) -> bytes:
+    """A digest of everything a judgment depends on: the judge's knowledge, the UTC day, the
+    request line and caller, which headers were sent, both bodies, the status and content type."""
+    digest = hashlib.blake2b(digest_size=16)
+    day = time.astimezone(timezone.utc).date().toordinal() if time is not None else 0
+    names = b",".join(name.encode("latin-1") if isinstance(name, str) else name for name in header_names)
+    for part in (repr((version, day, head, answer)).encode(), names, request_body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    digest.update(body)
+    return digest.digest()
+
+
 def caller_of(recorded: Recorded) -> str | None:
     """Who is asking: the recording's caller label, else a hash of the token (never the token)."""
     if recorded.caller is not None:
@@ -354,6 +381,7 @@ class TrafficJudge:
         self._memory = _Memory(memory_keys)
         self._windows = _Windows(memory_keys)
         self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._version = 0
 
     def start_stream(self, base_url: str) -> None:
         """Begin another stream (another file): what the last one taught is forgotten, the ledger kept.
@@ -364,14 +392,18 @@ class TrafficJudge:
         self._models, self._llms = _Names(), _Names()
         self._memory, self._windows = _Memory(self._keys), _Windows(self._keys)
         self._seen.clear()
+        self._version += 1
         self.context.knowledge = self._knowledge(None)
         self._judge = Judge(self.ledger, self.context, base_url)
 
     def _knowledge(self, accepted: frozenset[str] | None) -> Knowledge:
         return Knowledge(self._models.known, self._llms.known, accepted)
 
-    def __call__(self, recorded: Recorded, source: str) -> list[Failure]:
-        """Judge one exchange; return the failures it adds (also given to ``on_failure``)."""
+    def __call__(self, recorded: Recorded, source: str, *, fingerprint: bytes | None = None) -> list[Failure]:
+        """Judge one exchange; return the failures it adds (also given to ``on_failure``).
+
+        ``fingerprint``: given by a caller that has already found it not :meth:`repeated`.
+        """
         self.counts.exchanges += 1
         exchange = Exchange(recorded.request, recorded.status, recorded.headers, recorded.body)
         if not exchange.route.exists:
@@ -382,9 +414,9 @@ class TrafficJudge:
         if not recorded.body_kept:
             self.counts.body_not_kept += 1
             return []
-        if self._repeated(recorded, exchange):
-            self.counts.judged += 1
-            self.ledger.count_request()
+        if fingerprint is None and self.repeated(self._fingerprint(recorded)):
+            self.counts.exchanges -= 1
+            self.count_repeat()
             return []
         try:
             failures = self._judged(recorded, exchange, source)
@@ -399,27 +431,17 @@ class TrafficJudge:
                 self._on_failure(failure)
         return failures
 
-    def _repeated(self, recorded: Recorded, exchange: Exchange) -> bool:
-        """True for an exchange identical to one judged before, with the same knowledge of its name.
+    @property
+    def version(self) -> int:
+        """Grows whenever what the judge knows changes (a name learned, a fact found)."""
+        return self._version
 
-        Such an exchange cannot add anything: the ledger counts by request and the stateful rules
-        would compare it with what its twin was compared with. Remembered by a hash, at most
-        :data:`~qmcontract.limits.TRAFFIC_MEMORY_KEYS` of them.
+    def repeated(self, key: bytes) -> bool:
+        """True for a :func:`fingerprint` seen before: the exchange is identical to one judged with
+        the same knowledge, so it cannot add anything (the ledger counts by request, and the
+        stateful rules would compare it with what its twin was compared with). Remembers the
+        last ``memory_keys`` fingerprints.
         """
-        request, name = exchange.request, exchange.route.name or ""
-        digest = hashlib.blake2b(digest_size=16)
-        day = recorded.time.astimezone(timezone.utc).date().isoformat() if recorded.time else "-"
-        known = (self._models.known(name), self._llms.known(name), self.context.facts)
-        names = ",".join(sorted({key for key, _ in request.headers}))
-        head = (day, request.method, request.path, request.query, names, caller_of(recorded), known)
-        for part in (
-            repr(head).encode(),
-            request.body,
-            repr((exchange.status, exchange.content_type)).encode(),
-        ):
-            digest.update(len(part).to_bytes(8, "big") + part)
-        digest.update(exchange.body)
-        key = digest.digest()
         if key in self._seen:
             self._seen.move_to_end(key)
             return True
@@ -427,6 +449,25 @@ class TrafficJudge:
         if len(self._seen) > self._keys:
             self._seen.popitem(last=False)
         return False
+
+    def count_repeat(self) -> None:
+        """Count an exchange found :meth:`repeated` (judged by its twin)."""
+        self.counts.exchanges += 1
+        self.counts.judged += 1
+        self.ledger.count_request()
+
+    def _fingerprint(self, recorded: Recorded) -> bytes:
+        request = recorded.request
+        content_type = next((value for key, value in recorded.headers if key == "content-type"), "")
+        return fingerprint(
+            self._version,
+            recorded.time,
+            head=(request.method, request.path, request.query, caller_of(recorded) or ""),
+            header_names=[key for key, _ in request.headers],
+            request_body=request.body,
+            answer=(recorded.status, content_type),
+            body=recorded.body,
+        )
 
     def no_answer(self, request: Request, error: str, source: str) -> list[Failure]:
         """A request that got no complete answer from the server: ``no-server-error``, on the API's routes."""
@@ -476,20 +517,26 @@ class TrafficJudge:
             return
         name = exchange.route.name
         if exchange.kind == "llm":
-            self._llms.add(name)
+            self._version += self._llms.add(name)
         if exchange.kind != "model":
             return
-        self._models.add(name)
+        self._version += self._models.add(name)
         document = exchange.document()
         if document is None or self.context.document_violations(exchange):
             return
         models = document.get("models")
         for entry in models if isinstance(models, list) else []:
             if isinstance(entry, dict):
-                self._llms.add(entry.get("name"))
+                self._version += self._llms.add(entry.get("name"))
         weight = document.get("weight")
         if isinstance(weight, dict) and weight.get("type") == "training_table":
-            self.context.facts = replace(self.context.facts, training_table=True)
+            self._set_fact(training_table=True)
+
+    def _set_fact(self, **fact: bool) -> None:
+        facts = replace(self.context.facts, **fact)
+        if facts != self.context.facts:
+            self.context.facts = facts
+            self._version += 1
 
     # --- the stateful rules -------------------------------------------------------------------------
 
@@ -500,7 +547,7 @@ class TrafficJudge:
         pairs = query_pairs(exchange.request.query)
         me = ("me", "true") in pairs
         if me and exchange.status == 200 and exchange.request.authorization is not None:
-            self.context.facts = replace(self.context.facts, token_accepted=True)
+            self._set_fact(token_accepted=True)
         outcomes = list(self._stable(exchange, day, seconds, pairs, caller if me else None))
         outcomes += self._ignored(exchange, day, seconds, pairs, extra=extra, source=source)
         outcomes += self._window(exchange, day, pairs, caller)

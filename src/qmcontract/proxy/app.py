@@ -30,9 +30,11 @@ from typing import Any, Final
 
 import httpx
 
-from qmcontract.conformance.traffic import TrafficJudge
+from qmcontract.conformance.traffic import TrafficJudge, fingerprint
 from qmcontract.limits import JUDGE_QUEUE_BYTES, MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_JUDGED_BODY_BYTES
+from qmcontract.proxy.upstream import BROKEN_OFF, Answer, UpstreamError, UpstreamPool, UpstreamTimeout
 from qmcontract.recording import Recorded, RecordingWriter, decoded
+from qmcontract.routes import route_of
 from qmcontract.wire import Request, Response, error_response
 
 Scope = MutableMapping[str, Any]
@@ -44,8 +46,9 @@ Send = Callable[[Message], Awaitable[None]]
 HOP_BY_HOP: Final = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"transfer-encoding", b"upgrade"}
 )
-#: Request headers the proxy replaces or has already acted on.
-_REQUEST_ONLY: Final = frozenset({b"host", b"expect"})
+#: Request headers the proxy replaces or has already acted on (the body is read, then sent with its length).
+_REQUEST_ONLY: Final = frozenset({b"host", b"expect", b"content-length"})
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 #: Request headers a recording (and a curl reproduction) leaves out: they belong to the connection.
 _NOT_RECORDED: Final = frozenset({b"host", b"expect", b"content-length"})
 #: Answers up to this size (by ``content-length``) are read whole and sent in one message.
@@ -81,6 +84,20 @@ class _Done:
     @property
     def size(self) -> int:
         return len(self.body) + len(self.response_body) + len(self.query) + 1024
+
+    def fingerprint(self, version: int) -> bytes:
+        """What the judge's verdict on this exchange depends on, hashed (see ``traffic.fingerprint``)."""
+        token = next((value for key, value in self.headers if key == b"authorization"), b"")
+        content_type = next((v for k, v in self.response_headers if k.lower() == b"content-type"), b"")
+        return fingerprint(
+            version,
+            self.time,
+            head=(self.method, self.path, self.query, token),
+            header_names=[key for key, _ in self.headers],
+            request_body=self.body,
+            answer=(self.status, content_type),
+            body=self.response_body,
+        )
 
     def recorded(self) -> Recorded:
         request = _request(self.method, self.path, self.query, self.headers, self.body)
@@ -140,14 +157,13 @@ class ProxyApp:
         *,
         recorder: RecordingWriter | None = None,
         timeout: float = 60.0,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.upstream = httpx.URL(upstream)
         self._prefix = self.upstream.raw_path.split(b"?", 1)[0].rstrip(b"/")
         self.judge = judge
         self.recorder = recorder
-        self._timeouts = {"connect": min(timeout, 10.0), "read": timeout, "write": timeout, "pool": timeout}
-        self._transport = transport
+        self._timeout = timeout
+        self._pool: UpstreamPool | None = None
         self._queue: deque[_Done | _Failed] = deque()
         self._queued_bytes = 0
         self._wakeup: asyncio.Event | None = None
@@ -174,13 +190,7 @@ class ProxyApp:
 
     def start(self) -> None:
         """Open the upstream connection pool and start the judge (inside the running event loop)."""
-        if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(
-                    max_connections=1024, max_keepalive_connections=256, keepalive_expiry=5.0
-                ),
-                trust_env=False,
-            )
+        self._pool = UpstreamPool(self.upstream, timeout=self._timeout)
         self._wakeup = asyncio.Event()
         self._tasks = [asyncio.create_task(self._judge_loop()), asyncio.create_task(self._flush_loop())]
 
@@ -197,8 +207,8 @@ class ProxyApp:
         self._queued_bytes = 0
         if self.recorder is not None:
             self.recorder.flush()
-        if self._transport is not None:
-            await self._transport.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()
 
     # --- the client path ------------------------------------------------------------------------------
 
@@ -222,21 +232,23 @@ class ProxyApp:
             return
         except _ClientGone:
             return
-        request = self._upstream_request(method, path, query, headers, body)
+        target = self._prefix + path + (b"?" + query if query else b"")
         try:
-            response = await self._transport_or_fail().handle_async_request(request)
-        except httpx.TimeoutException as exc:
+            answer = await self._pool_or_fail().send(
+                method.encode("latin-1"), target, _forwarded(method, headers, body), body
+            )
+        except UpstreamTimeout as exc:
             original = _request(method, path, query, headers, body)
             await self._no_answer(send, 504, original, f"timed out: {type(exc).__name__}")
             return
-        except (httpx.HTTPError, OSError, ValueError) as exc:
+        except UpstreamError as exc:
             original = _request(method, path, query, headers, body)
             await self._no_answer(send, 502, original, f"{type(exc).__name__}: {exc}")
             return
         try:
-            sent = await _relay(response, method, send)
+            sent = await _relay(answer, method, send)
         finally:
-            await response.aclose()
+            await answer.close()
         if isinstance(sent, str):
             self._finished(_Failed(_request(method, path, query, headers, body), sent))
             return
@@ -249,29 +261,17 @@ class ProxyApp:
                 query,
                 headers,
                 body,
-                response.status_code,
-                end_to_end(list(response.headers.raw)),
+                answer.status,
+                end_to_end(answer.headers),
                 response_body,
                 kept,
             )
         )
 
-    def _transport_or_fail(self) -> httpx.AsyncBaseTransport:
-        if self._transport is None:
-            raise httpx.ConnectError("the proxy has not started (no lifespan)")
-        return self._transport
-
-    def _upstream_request(
-        self, method: str, path: bytes, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> httpx.Request:
-        target = self._prefix + path + (b"?" + query if query else b"")
-        return httpx.Request(
-            method,
-            self.upstream.copy_with(raw_path=target),
-            headers=end_to_end(headers, _REQUEST_ONLY),
-            content=body or None,
-            extensions={"timeout": self._timeouts},
-        )
+    def _pool_or_fail(self) -> UpstreamPool:
+        if self._pool is None:
+            raise ConnectionError("the proxy has not started (no lifespan)")
+        return self._pool
 
     async def _no_answer(self, send: Send, status: int, original: Request, error: str) -> None:
         where = self.upstream.copy_with(raw_path=self._prefix or b"/")
@@ -307,8 +307,15 @@ class ProxyApp:
         if isinstance(item, _Failed):
             self.judge.no_answer(item.request, item.error, SOURCE)
             return
+        on_route = item.kept and route_of(item.path.decode("latin-1")).exists
+        key = item.fingerprint(self.judge.version) if on_route else None
+        if key is not None and self.judge.repeated(key):
+            if self.recorder is not None:
+                self._record(item)
+            self.judge.count_repeat()
+            return
         recorded = self._record(item)
-        self.judge(decoded(recorded), SOURCE)
+        self.judge(decoded(recorded), SOURCE, fingerprint=key)
 
     def _record(self, item: _Done) -> Recorded:
         recorded = item.recorded()
@@ -351,25 +358,33 @@ async def _read_body(receive: Receive, headers: list[tuple[bytes, bytes]]) -> by
             return b"".join(chunks)
 
 
-async def _relay(response: httpx.Response, method: str, send: Send) -> tuple[bool, bytes] | str:
+def _forwarded(method: str, headers: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[bytes, bytes]]:
+    """The request headers sent upstream: end-to-end ones in order, and the body's length."""
+    forwarded = end_to_end(headers, _REQUEST_ONLY)
+    if body or method in _BODY_METHODS:
+        forwarded.append((b"content-length", b"%d" % len(body)))
+    return forwarded
+
+
+async def _relay(answer: Answer, method: str, send: Send) -> tuple[bool, bytes] | str:
     """Send upstream's answer as it comes; return (body kept, the kept body), or why it broke off."""
-    headers = end_to_end(list(response.headers.raw))
-    length = response.headers.get("content-length", "")
+    headers = end_to_end(answer.headers)
+    length = next((value for key, value in answer.headers if key.lower() == b"content-length"), b"")
     small = (
         method == "HEAD"
-        or response.status_code in (204, 304)
+        or answer.status in (204, 304)
         or (length.isdigit() and int(length) <= SMALL_BODY_BYTES)
     )
     try:
         if small:
-            body = b"".join([chunk async for chunk in response.aiter_raw()])
-            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            body = b"".join([chunk async for chunk in answer.chunks()])
+            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return True, body
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         kept: list[bytes] | None = []
         size = 0
-        async for chunk in response.aiter_raw():
+        async for chunk in answer.chunks():
             size += len(chunk)
             if kept is not None and size <= MAX_JUDGED_BODY_BYTES:
                 kept.append(chunk)
@@ -377,7 +392,7 @@ async def _relay(response: httpx.Response, method: str, send: Send) -> tuple[boo
                 kept = None
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
-    except httpx.HTTPError as exc:
+    except BROKEN_OFF as exc:
         _abort(send)
         return f"the answer broke off: {type(exc).__name__}"
     except OSError:

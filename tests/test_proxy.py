@@ -82,6 +82,7 @@ def session(catalog: Catalog) -> list[tuple[str, str, dict[str, str], bytes | No
         ("GET", "/query_models/not-a-name", {}, None),
         ("GET", f"/query_llms/{llm}", {}, None),
         ("HEAD", f"/query_models/{name}", {}, None),
+        ("HEAD", "/query_models/not-a-name", {}, None),
         ("DELETE", f"/query_models/{name}", {}, None),
         ("POST", "/query_models", {"content-type": "application/json"}, json.dumps(definition).encode()),
         ("POST", "/query_models", {"content-type": "application/json"}, b"{not json"),

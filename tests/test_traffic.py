@@ -360,3 +360,14 @@ def test_exchanges_without_a_time_skip_the_stateful_rules(engine: Engine):
     judge(replace(first, time=None, body=first.body.replace(b'"models"', b'"modelz"')), "t")
     assert "stable" not in _failures(judge)
     assert judge.counts.without_time == 2
+
+
+def test_an_answer_to_head_is_judged_without_a_body(engine: Engine):
+    judge = TrafficJudge("http://x")
+    request = Request("HEAD", "/query_models/not-a-name")
+    answer = engine.handle(request)
+    judge(Recorded(DAY, request, answer.status, answer.headers, b""), "t")
+    assert answer.status == 404
+    assert _failures(judge) == {}
+    assert judge.ledger.rows(judge.context.facts)[0].rule == "schema"
+    assert any(row.rule == "not-found" and row.checked == 1 for row in judge.ledger.rows(judge.context.facts))

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Final
 
-from qmcontract.conformance.checks import Context, first_difference
+from qmcontract.conformance.checks import Context, error_body, first_difference
 from qmcontract.conformance.exchange import Exchange
 from qmcontract.conformance.expect import Instant, Knowledge, has_ignored_params, instant, metadata_requested
-from qmcontract.conformance.judge import Judge, describe, evaluate
+from qmcontract.conformance.judge import ALL_CHECKS, Judge, describe, evaluate
 from qmcontract.conformance.subchecks import SUBCHECKS, Facts, Outcome, broken, held, judged
 from qmcontract.errors import Violation, shown_pointer
 from qmcontract.limits import (
@@ -65,6 +65,8 @@ _TOLERANCE: Final = 1e-9
 _STABLE_FACES: Final = {"model": "model", "llm": "llm", "model-list": "list", "metadata": "metadata"}
 _IGNORED_FACES: Final = {"model": "model", "llm": "llm", "model-validate": "post", "llm-validate": "post"}
 _WINDOW_PARAMETERS: Final = ("me", "from", "to")
+#: The checks of an answer to HEAD, which has no body to judge.
+HEAD_CHECKS: Final = tuple(check for check in ALL_CHECKS if check is not error_body)
 #: What passive judging cannot do, said in every report.
 PASSIVE_NOTE: Final = (
     "passive checking: nothing is sent to the server, so the sub-checks that must ask it again "
@@ -499,7 +501,8 @@ class TrafficJudge:
         token = exchange.request.authorization
         accepted = None if token is not None and exchange.status != 401 else frozenset[str]()
         self.context.knowledge = self._knowledge(accepted)
-        outcomes = evaluate(exchange, self.context)
+        checks = HEAD_CHECKS if exchange.request.method == "HEAD" else ALL_CHECKS
+        outcomes = evaluate(exchange, self.context, checks)
         extra: list[Failure] = []
         if recorded.time is None:
             self.counts.without_time += 1

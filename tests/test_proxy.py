@@ -267,7 +267,23 @@ VARIANTS = {
 }
 
 
-@pytest.mark.parametrize(("name", "rule"), VARIANTS.items())
+#: Variants run by default; the others are marked slow (``.ci/run`` runs them as its second step).
+FAST_VARIANTS = (
+    "echo-other-model",
+    "error-without-code",
+    "unstable-created",
+    "offset-misread",
+    "unknown-field",
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        pytest.param(name, rule, marks=() if name in FAST_VARIANTS else pytest.mark.slow)
+        for name, rule in VARIANTS.items()
+    ],
+)
 def test_a_broken_server_is_reported_under_its_rule(catalog: Catalog, name: str, rule: str):
     broken = mutation(name)
     logged: list[str] = []

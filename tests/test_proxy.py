@@ -11,8 +11,10 @@ import gzip
 import json
 import re
 import signal
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -364,3 +366,69 @@ def test_bad_options_are_one_line_and_exit_2(args: list[str], fragment: str):
     assert result.exit_code == 2, result.output
     assert fragment in result.output
     assert result.output.count("qmcontract: error:") == 1
+
+
+# --- framings other than content-length --------------------------------------------------------------
+
+ANSWERS = {
+    b"/chunked": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'5\r\n{"a":\r\n2\r\n1}\r\n0\r\n\r\n'
+    ),
+    b"/until-close": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nall of it",
+    b"/head": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n",
+    b"/204": b"HTTP/1.1 204 No Content\r\nX-Kept: yes\r\n\r\n",
+    b"/once": b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nonce",
+}
+
+
+class _RawHandler(socketserver.BaseRequestHandler):
+    """Answers each request on a connection with the bytes above; after ``/until-close`` and
+    ``/once`` it closes the connection (``/once`` without saying so: a kept-alive connection the
+    proxy will find closed when it reuses it)."""
+
+    def handle(self) -> None:
+        buffer = b""
+        while True:
+            while b"\r\n\r\n" not in buffer:
+                data = self.request.recv(65536)
+                if not data:
+                    return
+                buffer += data
+            head, _, buffer = buffer.partition(b"\r\n\r\n")
+            path = head.split(b" ", 2)[1]
+            self.request.sendall(ANSWERS[path])
+            if path in (b"/until-close", b"/once"):
+                time.sleep(0.05)
+                return
+
+
+@pytest.fixture
+def raw_upstream() -> Iterator[str]:
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _RawHandler) as server:
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+def test_every_framing_of_an_answer_is_relayed(raw_upstream: str):
+    with (
+        running_proxy(raw_upstream, timeout=10) as proxy,
+        httpx.Client(base_url=proxy.url, timeout=10) as client,
+    ):
+        for _ in range(2):  # the second round reuses kept-alive connections
+            chunked = client.get("/chunked")
+            assert (chunked.status_code, chunked.content) == (200, b'{"a":1}')
+            assert chunked.headers["content-type"] == "application/json"
+            closing = client.get("/until-close")
+            assert (closing.status_code, closing.content) == (200, b"all of it")
+            head = client.head("/head")
+            assert (head.status_code, head.content, head.headers["content-length"]) == (200, b"", "10")
+            empty = client.get("/204")
+            assert (empty.status_code, empty.headers["x-kept"]) == (204, "yes")
+            for _ in range(3):  # closed under the proxy after each answer: retried on a new connection
+                once = client.get("/once")
+                assert (once.status_code, once.content) == (200, b"once")
+                time.sleep(0.1)

@@ -2,9 +2,10 @@
 
 ::
 
-    app.py     the ASGI app: forwards every request upstream (httpx), streams the answer back
-               unchanged, records it and queues it for the judge, which runs after the answer is sent
-    run.py     the uvicorn server, SIGINT/SIGTERM, the report at the end
+    app.py       the ASGI app: forwards every request upstream, streams the answer back unchanged,
+                 records it and queues it for the judge, which runs after the answer is sent
+    upstream.py  keep-alive HTTP/1.1 connections to upstream, answers parsed by httptools
+    run.py       the uvicorn server, SIGINT/SIGTERM, the report at the end
 
 Needs the ``server`` extra (uvicorn with httptools).
 """

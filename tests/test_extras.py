@@ -73,13 +73,7 @@ def test_commands_name_their_missing_extra_in_one_line(command: str, extra: str)
     ("module", "extra"),
     [
         ("qmcontract.strategies", "strategies"),
-        pytest.param(
-            "qmcontract.server",
-            "server",
-            marks=pytest.mark.xfail(
-                strict=True, reason="the server package calls ensure_extra once it lands"
-            ),
-        ),
+        ("qmcontract.server", "server"),
     ],
 )
 def test_modules_name_their_missing_extra(module: str, extra: str):

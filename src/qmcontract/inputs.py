@@ -87,14 +87,18 @@ def parse_json(text: str, *, source: str | Path) -> Any:
     return value
 
 
-def parse_json_or_yaml(text: str, *, source: str | Path, aliases: bool = False) -> Any:
-    """Parse JSON, or YAML when the text is not JSON."""
+def parse_json_or_yaml(text: str, *, source: str | Path, aliases: bool = False, binary: bool = False) -> Any:
+    """Parse JSON, or YAML when the text is not JSON.
+
+    ``binary=True`` reads YAML ``!!binary`` values (VCR cassettes write undecodable bodies so) as
+    :class:`Base64Text`, the base64 text as written; otherwise they are refused.
+    """
     try:
         return parse_json(text, source=source)
     except InputError as exc:
         if not str(exc).startswith(f"{source}: not JSON:"):
             raise
-    return _parse_yaml(text, source=source, aliases=aliases)
+    return _parse_yaml(text, source=source, aliases=aliases, binary=binary)
 
 
 def check_json_value(value: Any, *, source: str | Path) -> None:
@@ -122,10 +126,10 @@ def _check_string(text: str, source: str | Path) -> None:
         raise InputError(f"{source}: a string holds a lone surrogate (not valid Unicode)") from None
 
 
-def _parse_yaml(text: str, *, source: str | Path, aliases: bool) -> Any:
+def _parse_yaml(text: str, *, source: str | Path, aliases: bool, binary: bool = False) -> Any:
     try:
         nodes = _scan_events(text, source=source, aliases=aliases)
-        value = yaml.load(text, Loader=_JsonLikeLoader)
+        value = yaml.load(text, Loader=_BinaryLoader if binary else _JsonLikeLoader)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
@@ -211,3 +215,19 @@ def _refuse(_loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 _JsonLikeLoader.add_constructor("tag:yaml.org,2002:map", _mapping)
 for _tag in ("binary", "set", "omap", "pairs"):
     _JsonLikeLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
+
+
+class Base64Text(str):
+    """A YAML ``!!binary`` value, kept as the base64 text written (whitespace removed)."""
+
+
+class _BinaryLoader(_JsonLikeLoader):
+    """The JSON-like loader that also reads ``!!binary`` values, as :class:`Base64Text`."""
+
+
+def _binary(loader: yaml.SafeLoader, node: yaml.Node) -> Base64Text:
+    text = loader.construct_scalar(node)  # type: ignore[arg-type]
+    return Base64Text("".join(str(text).split()))
+
+
+_BinaryLoader.add_constructor("tag:yaml.org,2002:binary", _binary)

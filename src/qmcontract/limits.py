@@ -27,6 +27,19 @@ MAX_INTEGER: Final = 2**63 - 1
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
 #: How far YAML aliases may expand a recording that needs them (VCR cassettes), as a multiple of its nodes.
 MAX_ALIAS_EXPANSION: Final = 10
+#: Longest line of a JSON-lines recording (one exchange: a request body of at most 1 MiB and a kept
+#: response body, both possibly base64, plus headers).
+MAX_RECORDING_LINE_BYTES: Final = 8 * 1024 * 1024
+#: Largest response body the proxy keeps to judge (and to record); larger ones pass through unjudged.
+MAX_JUDGED_BODY_BYTES: Final = 4 * 1024 * 1024
+#: Bytes of exchanges waiting to be judged in the proxy; beyond it exchanges are counted, not judged.
+JUDGE_QUEUE_BYTES: Final = 64 * 1024 * 1024
+#: Requests remembered for the stateful rules on traffic (``stable``, ``ignored-params``), and their bytes.
+TRAFFIC_MEMORY_KEYS: Final = 4096
+TRAFFIC_MEMORY_BYTES: Final = 16 * 1024 * 1024
+#: Names remembered as served from traffic (models and LLMs each); windows kept per name and day.
+TRAFFIC_KNOWN_NAMES: Final = 65_536
+TRAFFIC_WINDOWS_PER_NAME: Final = 16
 #: Bytes of answers the server keeps for repeated requests.
 MEMO_BYTES: Final = 16 * 1024 * 1024
 #: Bytes of request journal the server keeps (oldest entries go first).

@@ -12,7 +12,9 @@ from qmcontract.cli.build import build_command
 from qmcontract.cli.conformance import conformance_command
 from qmcontract.cli.diff import diff_command
 from qmcontract.cli.generate import generate_command
+from qmcontract.cli.proxy import proxy_command
 from qmcontract.cli.serve import serve_command
+from qmcontract.cli.traffic import check_traffic_command
 from qmcontract.cli.validate import validate_command
 
 for _command in (
@@ -22,6 +24,8 @@ for _command in (
     serve_command,
     conformance_command,
     diff_command,
+    proxy_command,
+    check_traffic_command,
 ):
     cli.add_command(_command)
 

@@ -311,10 +311,20 @@ def _assert_logs_are_safe(caplog: pytest.LogCaptureFixture, http: httpx.Client) 
         assert len(entry["path"]) < 1_100
 
 
+def _access_lines(caplog: pytest.LogCaptureFixture, count: int = 1) -> list[str]:
+    """The access lines logged so far, waiting for them: the server logs after it has answered."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [r.getMessage() for r in caplog.records if r.name == "qmcontract.access"]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.01)
+
+
 def test_forged_log_line_is_escaped(http: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="qmcontract.access")
     http.get("/query_models/x%0a10.0.0.1%20POST%20/__qmcontract/reset%20200")
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "qmcontract.access"]
+    (line,) = _access_lines(caplog)
     assert line.startswith("127.0.0.1 GET /query_models/x\\x0a10.0.0.1 POST /__qmcontract/reset 200 404 ")
 
 
@@ -323,7 +333,7 @@ def test_secrets_are_redacted_in_the_journal_and_the_log(
 ) -> None:
     caplog.set_level(logging.INFO, logger="qmcontract.access")
     http.get(f"/query_models/{STATIC}?api_key={SECRET}&x=1&Session={SECRET}&passwd={SECRET}")
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "qmcontract.access"]
+    (line,) = _access_lines(caplog)
     shown = "api_key=<redacted>&x=1&Session=<redacted>&passwd=<redacted>"
     assert f"?{shown} 200" in line
     assert http.get("/__qmcontract/journal").json()["requests"][0]["query"] == shown

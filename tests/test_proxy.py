@@ -29,10 +29,12 @@ from werkzeug import Response as WerkzeugResponse
 from qmcontract.catalog import Catalog, load_catalog
 from qmcontract.cli import cli
 from qmcontract.conformance.mutations import mutation
+from qmcontract.engine import Engine
 from qmcontract.limits import MAX_BODY_BYTES, MAX_JUDGED_BODY_BYTES
 from qmcontract.proxy import running_proxy
 from qmcontract.proxy.app import end_to_end
 from qmcontract.server import running_server
+from qmcontract.wire import Request
 
 TOKEN = "Bearer sk-proxy-test-secret"
 WINDOW = (("metadata", "true"), ("from", "2025-10-01T00:00:00Z"), ("to", "2025-11-03T00:00:00Z"))
@@ -53,7 +55,7 @@ def upstream(catalog: Catalog) -> Iterator[str]:
 
 def session(catalog: Catalog) -> list[tuple[str, str, dict[str, str], bytes | None]]:
     """A client's requests: every route, errors, a POST, windows written two ways, repeats."""
-    name = catalog.names()[1]
+    name = _used_in_window(catalog)
     document = catalog.get(name)
     assert document is not None
     definition = {"weight": document["weight"], "models": document["models"]}
@@ -90,6 +92,16 @@ def session(catalog: Catalog) -> list[tuple[str, str, dict[str, str], bytes | No
         ("POST", "/query_models", {"content-type": "application/json"}, b"{not json"),
         ("GET", "/healthz", {}, None),
     ]
+
+
+def _used_in_window(catalog: Catalog) -> str:
+    """A served model with usage inside WINDOW, so that figures can differ between spellings of it."""
+    engine = Engine(catalog)
+    for name in catalog.names():
+        answer = engine.handle(Request("GET", f"/query_models/{name}", str(httpx.QueryParams(WINDOW))))
+        if answer.json()["requests"] > 0:
+            return name
+    raise AssertionError("no served model has usage in WINDOW")
 
 
 def replay(base: str, requests: list[tuple[str, str, dict[str, str], bytes | None]]) -> list[httpx.Response]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from qmcontract.catalog import Catalog, load_catalog
+from qmcontract.catalog import load_catalog
 from qmcontract.conformance.mutations import MUTATIONS, Mutation, mutation
 from qmcontract.conformance.runner import ConformanceOptions, run_conformance
 from qmcontract.engine import Engine
@@ -17,11 +17,6 @@ from qmcontract.rules import ALL_RULES, DOCUMENT_RULES
 
 #: Rules no server can break alone: breaking them breaks a name (llm-name or slug-echo) too.
 NOT_BREAKABLE_ALONE = {"llm-count", "weight-match", "weight-values"}
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
 
 
 def test_every_rule_a_server_can_break_alone_has_a_variant():
@@ -34,7 +29,8 @@ def test_every_rule_a_server_can_break_alone_has_a_variant():
 
 
 @pytest.mark.parametrize("broken", MUTATIONS, ids=lambda m: m.name)
-def test_each_broken_engine_fails_the_suite_under_its_rule(broken: Mutation, catalog: Catalog):
+def test_each_broken_engine_fails_the_suite_under_its_rule(broken: Mutation):
+    catalog = load_catalog()
     options = ConformanceOptions(max_examples=0, workers=1, seed=20251003, slugs=tuple(catalog.names()))
     report = run_conformance(options, engine=Engine(catalog, hook=broken.hook(catalog)))
     assert report.rules_with("failed") == (broken.rule,), [

@@ -45,8 +45,9 @@ def statuses() -> Iterator[Counter[int]]:
     assert {200, 400, 401, 404} <= set(seen), f"statuses seen: {dict(seen)}"
 
 
-#: The endpoint runs with the default tests; the six other routes of the family (500 cases each, the
-#: POST bodies up to 128 LLMs) run with the slow ones.
+#: Long runs: .ci/run's slow step (the conformance tests send schemathesis cases to the server too).
+pytestmark = pytest.mark.slow
+
 RETRIEVE: dict[str, str] = {"path": "/query_models/{slug}", "method": "GET"}
 CASE_SETTINGS = settings(
     max_examples=GENERATED_CASES,
@@ -66,7 +67,6 @@ def test_schemathesis_finds_no_failure(
     statuses[response.status_code] += 1
 
 
-@pytest.mark.slow
 @schema.exclude(**RETRIEVE).parametrize()
 @CASE_SETTINGS
 def test_schemathesis_finds_no_failure_on_the_family(

@@ -681,7 +681,7 @@ def test_self_check_logs_what_a_broken_server_sends(caplog: pytest.LogCaptureFix
         http.get(f"/query_models/{TRAINING}")
     messages = [r.getMessage() for r in caplog.records if r.name == "qmcontract.selfcheck"]
     assert any("model-name" in m for m in messages)
-    assert any(f"slug-echo: expected '{STATIC}'" in m for m in messages)
+    assert any(f"slug-echo: expected the requested name '{STATIC}'" in m for m in messages)
     assert any("no-server-error" in m and "(injected fault)" in m for m in messages)
 
 
@@ -692,14 +692,15 @@ def test_self_check_logs_what_a_broken_server_sends(caplog: pytest.LogCaptureFix
         (json_response(404, b"not json"), "error-body"),
         (json_response(404, b'{"code": 400, "message": "x"}'), "error-body"),
         (json_response(404, b'{"error": "x"}'), "error-body"),
-        (error_response(418), "schema"),
+        (error_response(418), "slug-echo"),
         (error_response(502), "no-server-error"),
-        (json_response(200, b'{"count": -1}'), "schema"),
+        (json_response(200, b'{"count": -1}'), "list-names"),
     ],
 )
 def test_self_check_names_the_broken_rule(response: Response, rule: str) -> None:
     path = "/query_models/count" if b"count" in response.body else f"/query_models/{STATIC}"
-    assert rule in {violation.rule for violation in self_check(Request("GET", path), response)}
+    violations = self_check(Request("GET", path), response, load_catalog())
+    assert rule in {violation.rule for violation in violations}
 
 
 def test_self_check_of_a_200_to_a_malformed_request() -> None:
@@ -712,7 +713,7 @@ def test_self_check_of_a_200_to_a_malformed_request() -> None:
 
 def test_self_check_of_a_bad_listing() -> None:
     violations = self_check(Request("GET", "/query_models"), json_response(200, b'{"data": 3}'))
-    assert [v.rule for v in violations] == ["schema"]
+    assert [v.rule for v in violations] == ["list-names"]
 
 
 # --- stores and bounds ------------------------------------------------------------------------------

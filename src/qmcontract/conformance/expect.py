@@ -66,8 +66,10 @@ class Knowledge:
     answers to any other token is not the contract's to say.
     """
 
-    model_known: Callable[[str], bool | None]
-    llm_known: Callable[[str], bool | None]
+    Lookup = Callable[[str], "bool | None"]
+
+    model_known: Lookup
+    llm_known: Lookup
     accepted_tokens: frozenset[str] | None = None
 
     def authorization(self, request: Request) -> str:

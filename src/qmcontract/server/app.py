@@ -237,10 +237,22 @@ class QueryModelServer:
             await asyncio.sleep(self.options.latency_ms / 1000)
         if self.options.self_check:
             request = request or wire_request(scope)
-            _report(request, response, injected=injected)
+            self._report(request, response, injected=injected)
         await send_response(send, response)
         self._record(scope, response.status, authorization=authorization)
         return response.status
+
+    def _report(self, request: Request, response: Response, *, injected: bool) -> None:
+        """Log, by rule id, what the answer about to be sent breaks (``--self-check``)."""
+        violations = self_check(request, response, self.catalog(), self.options.tokens)
+        if not violations:
+            return
+        target = loggable_target(cut(request.path), request.query)
+        suffix = " (injected fault)" if injected else ""
+        for violation in violations:
+            _SELF_CHECK_LOG.warning(
+                "self-check: %s %s -> %s%s: %s", request.method, target, response.status, suffix, violation
+            )
 
     def _record(self, scope: Scope, status: int | None, *, authorization: bool) -> None:
         query = scope["query_string"]
@@ -396,18 +408,6 @@ async def _drop_connection(receive: Receive, send: Send) -> None:
 async def _until_disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-def _report(request: Request, response: Response, *, injected: bool) -> None:
-    violations = self_check(request, response)
-    if not violations:
-        return
-    target = loggable_target(cut(request.path), request.query)
-    suffix = " (injected fault)" if injected else ""
-    for violation in violations:
-        _SELF_CHECK_LOG.warning(
-            "self-check: %s %s -> %s%s: %s", request.method, target, response.status, suffix, violation
-        )
 
 
 def _control_spec() -> bytes:

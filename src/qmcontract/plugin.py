@@ -44,6 +44,7 @@ FIXTURES: Final = ("query_models_mock", "query_model", "query_model_catalog")
 MARKER_OPTIONS: Final = ("assert_all_faults_used",)
 #: The catalogue of ``--qm-catalog``, built once at start-up.
 _CATALOG: Final = pytest.StashKey["Catalog"]()
+_REPLAY: Final = pytest.StashKey["Replay"]()
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="directory of Query Model definitions to serve (default: the catalogue shipped with qmcontract)",
     )
     group.addoption(
+        "--qm-recording",
+        metavar="FILE",
+        default=None,
+        help="replay recorded traffic (qmcontract proxy --record JSON lines, HAR, VCR cassette): recorded "
+        "requests get their recorded answers, others are answered from the recorded Query Models",
+    )
+    group.addoption(
         "--qm-base-url",
         metavar="URL",
         default=None,
@@ -78,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "query_models_mock of this test",
     )
     _check_catalog_option(config)
+    _check_recording_option(config)
     _check_base_url_option(config)
 
 
@@ -93,6 +102,22 @@ def _check_catalog_option(config: pytest.Config) -> None:
         config.stash[_CATALOG] = load_catalog(directory)
     except QmContractError as exc:
         raise pytest.UsageError(f"--qm-catalog: {'; '.join(str(exc).splitlines())}") from None
+
+
+def _check_recording_option(config: pytest.Config) -> None:
+    """Read and judge ``--qm-recording`` once; a broken or unreadable one stops the session with one line."""
+    path = config.getoption("qm_recording")
+    if path is None:
+        return
+    if config.getoption("qm_catalog") is not None:
+        raise pytest.UsageError("--qm-recording and --qm-catalog: a recording brings its own Query Models")
+    from qmcontract.errors import QmContractError
+    from qmcontract.replay import load_replay
+
+    try:
+        config.stash[_REPLAY] = load_replay(path)
+    except QmContractError as exc:
+        raise pytest.UsageError(f"--qm-recording: {'; '.join(str(exc).splitlines())}") from None
 
 
 def _check_base_url_option(config: pytest.Config) -> None:
@@ -143,6 +168,9 @@ def _qm_session_catalog(pytestconfig: pytest.Config) -> Catalog:
     from qmcontract.catalog import load_catalog
 
     catalog = pytestconfig.stash.get(_CATALOG, None)
+    replay = pytestconfig.stash.get(_REPLAY, None)
+    if replay is not None:
+        return replay.catalog
     return catalog if catalog is not None else load_catalog()
 
 
@@ -212,6 +240,7 @@ def query_models_mock(
         mock = mock_query_models(
             query_model_catalog,
             base_url=pytestconfig.getoption("qm_base_url"),
+            recording=pytestconfig.stash.get(_REPLAY, None),
             assert_all_faults_used=_qm_marker.assert_all_faults_used,
         )
     except ValueError as exc:  # only $OBJECTIVEAI_API_BASE can be wrong here: the option was checked

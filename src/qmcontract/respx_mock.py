@@ -62,6 +62,7 @@ from qmcontract.faults import Fault, FaultPlan, TransportFault
 from qmcontract.inputs import load_json_or_yaml
 from qmcontract.limits import MAX_LATENCY_MS
 from qmcontract.redact import REDACTED, redact_headers, redact_query
+from qmcontract.replay import Replay, load_replay
 from qmcontract.routes import MODELS_PATH, ROUTE_KINDS, Route, RouteKind, route_of
 from qmcontract.wire import Request, Response
 
@@ -162,8 +163,10 @@ class QueryModelsMock:
         base_url: str,
         assert_all_called: bool = False,
         assert_all_faults_used: bool = True,
+        replay: Replay | None = None,
     ) -> None:
         self.base_url = check_base_url(base_url)
+        self.replay = replay
         url = httpx.URL(self.base_url)
         self.catalog = catalog
         self.engine = Engine(catalog)
@@ -380,7 +383,8 @@ class QueryModelsMock:
         fault = self.faults.take(exchange.path, route=route.kind(exchange.method), name=route.name)
         if fault is not None and fault.transport is not None:
             return self._break(request, exchange, route, fault, fault.transport)
-        answer = self.engine.handle(exchange)
+        recorded = self.replay.answer(exchange) if self.replay is not None else None
+        answer = recorded if recorded is not None else self.engine.handle(exchange)
         if fault is not None:
             answer = fault.apply(answer)
         self._record(exchange, route, status=answer.status, fault=fault)
@@ -545,6 +549,7 @@ def mock_query_models(
     catalog: Catalog | str | os.PathLike[str] | None = None,
     *,
     base_url: str | None = None,
+    recording: str | os.PathLike[str] | Replay | None = None,
     assert_all_called: bool = False,
     assert_all_faults_used: bool = True,
 ) -> QueryModelsMock:
@@ -552,11 +557,19 @@ def mock_query_models(
 
     ``catalog`` is the :class:`~qmcontract.catalog.Catalog` to serve (used as is, so
     :meth:`QueryModelsMock.add` adds to it), a directory of definitions, or None for the
-    shipped catalogue. ``base_url`` defaults to ``$OBJECTIVEAI_API_BASE`` or
+    shipped catalogue. ``recording`` replays recorded traffic (the proxy's JSON lines, a HAR file
+    or a VCR cassette, or a :class:`~qmcontract.replay.Replay` already loaded): recorded requests
+    get their recorded answers, and the engine answers the others from ``catalog``, by default the
+    recorded Query Models; a recording that breaks a rule raises
+    :class:`~qmcontract.replay.ReplayError`. ``base_url`` defaults to ``$OBJECTIVEAI_API_BASE`` or
     ``https://api.objective-ai.io``, as the official SDKs do. Leaving the block fails
     (:class:`~qmcontract.errors.MockAssertionError`) when a scheduled fault was never used,
     unless ``assert_all_faults_used=False``, and, with ``assert_all_called``, when no request came.
     """
+    replay = None
+    if recording is not None:
+        replay = recording if isinstance(recording, Replay) else load_replay(recording)
+        catalog = replay.catalog.copy() if catalog is None else catalog
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(None if catalog is None else Path(catalog))
     return QueryModelsMock(
@@ -564,4 +577,5 @@ def mock_query_models(
         base_url=base_url or default_base_url(),
         assert_all_called=assert_all_called,
         assert_all_faults_used=assert_all_faults_used,
+        replay=replay,
     )

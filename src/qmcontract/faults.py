@@ -125,6 +125,8 @@ class FaultPlan:
 
     def take(self, path: str, *, route: RouteKind | None = None, name: str | None = None) -> Fault | None:
         """The fault for this request, if any (first scheduled, first served)."""
+        if not self._scheduled:
+            return None  # the common case, without taking the lock
         with self._lock:
             for item in self._scheduled:
                 if item.matches(path, route, name):
@@ -133,6 +135,10 @@ class FaultPlan:
                         self._scheduled.remove(item)
                     return item.fault
         return None
+
+    def any(self) -> bool:
+        """Whether any fault is scheduled (without taking the lock: a cheap look for hot paths)."""
+        return bool(self._scheduled)
 
     def pending(self) -> int:
         """How many faulty requests are still scheduled."""

@@ -37,12 +37,13 @@ import pytest
 
 if TYPE_CHECKING:
     from qmcontract.catalog import Catalog
+    from qmcontract.replay import Replay
     from qmcontract.respx_mock import QueryModelsMock
 
 MARKER: Final = "query_models"
 FIXTURES: Final = ("query_models_mock", "query_model", "query_model_catalog")
 MARKER_OPTIONS: Final = ("assert_all_faults_used",)
-#: The catalogue of ``--qm-catalog``, built once at start-up.
+#: The catalogue of ``--qm-catalog`` and the recording of ``--qm-recording``, read once at start-up.
 _CATALOG: Final = pytest.StashKey["Catalog"]()
 _REPLAY: Final = pytest.StashKey["Replay"]()
 
@@ -168,7 +169,7 @@ def _qm_session_catalog(pytestconfig: pytest.Config) -> Catalog:
     from qmcontract.catalog import load_catalog
 
     catalog = pytestconfig.stash.get(_CATALOG, None)
-    replay = pytestconfig.stash.get(_REPLAY, None)
+    replay: Replay | None = pytestconfig.stash.get(_REPLAY, None)
     if replay is not None:
         return replay.catalog
     return catalog if catalog is not None else load_catalog()

@@ -94,7 +94,11 @@ class QueryModelServer:
         self._tokens = options.api_tokens()
         self._seen = Generation(-1, 0)
         self._engine = Engine(self._base, hook=hook, tokens=self._tokens)
-        self._memo: dict[tuple[bytes, bytes], Response] = {}
+        self._memo: dict[tuple[bytes, bytes], _Kept] = {}
+        #: Nothing but the memo can change a repeated plain GET's answer: it may skip the slow path.
+        self._memo_answers_alone = hook is None and not (
+            options.error_rate or options.latency_ms or options.self_check
+        )
         self._memo_bytes = 0
         self._memo_day = -1
         self._random = random.Random(options.seed)
@@ -141,15 +145,33 @@ class QueryModelServer:
             return
         if self._memo_bytes + size > MEMO_BYTES:
             self._forget_answers()
-        self._memo[key] = response
+        self._memo[key] = _Kept(response)
         self._memo_bytes += size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            if not await self._from_memo(scope, send):
+                await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+
+    async def _from_memo(self, scope: Scope, send: Send) -> bool:
+        """The hot path: a repeated plain ``GET`` that nothing but the memo can answer differently
+        (no fault, no injected error or latency, no self-check) is sent as kept. False otherwise."""
+        if not self._memo_answers_alone or scope["method"] != "GET":
+            return False
+        started = time.perf_counter() if self._access is not None else 0.0
+        self._current_engine()  # follows run-time changes and the day, forgetting stale answers
+        kept = self._memo.get((scope.get("raw_path") or scope["path"].encode(), scope["query_string"]))
+        if kept is None or self.store.faults_scheduled() or _head_facts(scope["headers"]) != (False, 0):
+            return False
+        await send(kept.start)
+        await send(kept.body)
+        self._record(scope, 200, authorization=False)
+        if self._access is not None:
+            self._access(access_line(scope, 200, started))
+        return True
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -195,7 +217,8 @@ class QueryModelServer:
         authorization, declared = _head_facts(scope["headers"])
         plain = scope["method"] == "GET" and not authorization and not declared
         key = (scope.get("raw_path") or scope["path"].encode(), scope["query_string"])
-        response = self._memo.get(key) if plain else None
+        kept = self._memo.get(key) if plain else None
+        response = kept.response if kept is not None else None
         request = None
         if response is None:
             body = await read_body(receive, declared)
@@ -327,6 +350,26 @@ def catalog_of(catalog: CatalogLike) -> Catalog:
     return load_catalog(None if catalog is None else Path(catalog))
 
 
+class _Kept:
+    """A kept 200 answer, with the ASGI messages that send it ready (uvicorn only reads them)."""
+
+    __slots__ = ("body", "response", "start")
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+        self.start = {"type": "http.response.start", "status": 200, "headers": _asgi_headers(response)}
+        self.body = {"type": "http.response.body", "body": response.body}
+
+
+def _asgi_headers(response: Response) -> list[tuple[bytes, bytes]]:
+    body = response.body
+    if len(response.headers) == 1 and response.headers[0][1] == JSON_CONTENT_TYPE:
+        return [_JSON_HEADER, (b"content-length", b"%d" % len(body))]
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", b"%d" % len(body)))
+    return headers
+
+
 def wire_request(scope: Scope, body: bytes = b"") -> Request:
     """The engine's request value from an ASGI scope: the path as sent (percent-encoded)."""
     headers = tuple(
@@ -379,15 +422,9 @@ def too_large(declared: int) -> Response:
 
 
 async def send_response(send: Send, response: Response) -> None:
-    """Send a :class:`~qmcontract.wire.Response` (the common one-header JSON answer without copying)."""
-    body = response.body
-    if len(response.headers) == 1 and response.headers[0][1] == JSON_CONTENT_TYPE:
-        headers = [_JSON_HEADER, (b"content-length", b"%d" % len(body))]
-    else:
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        headers.append((b"content-length", b"%d" % len(body)))
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    """Send a :class:`~qmcontract.wire.Response`."""
+    await send({"type": "http.response.start", "status": response.status, "headers": _asgi_headers(response)})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 async def _drop_connection(receive: Receive, send: Send) -> None:

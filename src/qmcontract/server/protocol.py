@@ -76,24 +76,31 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_pending:
             self._head_bytes += len(data)
         super().data_received(data)
-        if self._head_pending and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+        if not self._head_pending:
+            return
+        if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
             self._refuse(431, HEAD_TOO_LARGE_MESSAGE)
+        elif self._head_bytes and self._head_timer is None:
+            # A head split over packets: it has HEAD_TIMEOUT_SECONDS to complete. A head that comes
+            # whole (nearly every request) never arms a timer, which costs more than the request.
+            self._arm_head_timer()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._discarded = 0
-        if self._head_timer is None:
-            self._arm_head_timer()
 
     def on_headers_complete(self) -> None:
         self._cancel_head_timer()
-        size = len(self.url) + sum(len(name) + len(value) + _HEADER_FRAMING for name, value in self.headers)
-        if size > MAX_HEAD_BYTES:
+        if self._head_bytes > MAX_HEAD_BYTES and self._head_size() > MAX_HEAD_BYTES:
             self._head_too_large = True
             raise _HeadTooLarge
         self._head_pending = False
         self._head_bytes = 0
         super().on_headers_complete()
+
+    def _head_size(self) -> int:
+        """The head's size (only needed when more than the bound came in, body bytes maybe among them)."""
+        return len(self.url) + sum(len(name) + len(value) + _HEADER_FRAMING for name, value in self.headers)
 
     def on_body(self, body: bytes) -> None:
         if self.cycle is not None and self.cycle.response_complete:

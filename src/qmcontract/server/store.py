@@ -110,6 +110,9 @@ class Store(Protocol):
     def take_fault(self, path: str) -> Fault | None:
         """The fault for this request, if one is scheduled (first scheduled, first served)."""
 
+    def faults_scheduled(self) -> bool:
+        """Whether any fault may be scheduled, as of the last :meth:`sync` (cheap: for the hot path)."""
+
     def pending_faults(self) -> int:
         """How many faulty requests are still scheduled."""
 
@@ -161,6 +164,9 @@ class MemoryStore:
 
     def take_fault(self, path: str) -> Fault | None:
         return self._faults.take(path)
+
+    def faults_scheduled(self) -> bool:
+        return self._faults.any()
 
     def pending_faults(self) -> int:
         return self._faults.pending()
@@ -294,6 +300,9 @@ class SqliteStore:
             except BaseException:
                 self._control.execute("ROLLBACK")
                 raise
+
+    def faults_scheduled(self) -> bool:
+        return bool(self._pending)
 
     def take_fault(self, path: str) -> Fault | None:
         if not self._pending:

@@ -179,3 +179,17 @@ def test_shuffling_the_llms_of_a_definition_changes_nothing(
     assert validate_query_model(document, metadata=False) == []
     assert _names(document) == _names(build_query_model(definition))
     assert json.dumps(document) == json.dumps(build_query_model(definition))
+
+
+def test_messages_quote_at_most_a_bounded_part_of_a_huge_value():
+    document = build_query_model(
+        {
+            "weight": {"type": "static"},
+            "models": [{"id": "a/b", "mode": "generate", "weight": {"type": "static", "weight": 1}}],
+        }
+    )
+    document["models"][0]["id"] = "x" * 10_000
+    document["extra_" + "k" * 5_000] = 1
+    violations = validate_query_model(document)
+    assert {v.rule for v in violations} >= {"schema"}
+    assert all(len(v.message) < 400 for v in violations)

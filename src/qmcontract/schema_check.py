@@ -21,7 +21,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from qmcontract.limits import MAX_INTEGER, MAX_QUOTED
+from qmcontract.limits import MAX_INTEGER, MAX_QUOTED, quoted
 from qmcontract.spec import document_schema, llm_entry_schema
 
 JsonPath = tuple[str | int, ...]
@@ -97,6 +97,13 @@ def _child(node: Any, part: str | int) -> Any:
     return None
 
 
+def short_message(message: str) -> str:
+    """A tool's message, with the huge value it may quote cut to ``MAX_QUOTED`` characters (its end kept)."""
+    if len(message) <= MAX_QUOTED + 100:
+        return message
+    return f"{message[:MAX_QUOTED]}…({len(message) - MAX_QUOTED - 80} characters)…{message[-80:]}"
+
+
 def _flatten_rust(error: Any) -> Iterator[SchemaError]:
     kind = type(error.kind).__name__
     path = tuple(error.instance_path)
@@ -114,10 +121,10 @@ def _flatten_rust(error: Any) -> Iterator[SchemaError]:
             return
     if kind in ("UnevaluatedProperties", "AdditionalProperties"):
         for key in error.kind.unexpected:
-            yield SchemaError((*path, key), "additionalProperties", None, f"unknown field {key!r}")
+            yield SchemaError((*path, key), "additionalProperties", None, f"unknown field {quoted(key)}")
         return
     message = enum_message(error.instance, error.kind.options) if kind == "Enum" else error.message
-    yield SchemaError(path, _keyword_of(kind), error.instance, message)
+    yield SchemaError(path, _keyword_of(kind), error.instance, short_message(message))
 
 
 def _rust_miss(error: Any, path: JsonPath) -> bool:
@@ -182,12 +189,12 @@ def _flatten_python(error: Any, base: JsonPath) -> Iterator[SchemaError]:
         instance = error.instance if isinstance(error.instance, dict) else {}
         extra = sorted(set(instance) - set(schema.get("properties", {})))
         for key in extra or ["?"]:
-            yield SchemaError((*path, key), "additionalProperties", None, f"unknown field {key!r}")
+            yield SchemaError((*path, key), "additionalProperties", None, f"unknown field {quoted(key)}")
         return
     message = error.message
     if error.validator == "enum" and isinstance(error.validator_value, list):
         message = enum_message(error.instance, error.validator_value)
-    yield SchemaError(path, str(error.validator), error.instance, message)
+    yield SchemaError(path, str(error.validator), error.instance, short_message(message))
 
 
 def _python_type_const(branch: list[Any]) -> Any:

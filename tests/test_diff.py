@@ -28,7 +28,7 @@ from rich.console import Console
 
 from qmcontract.catalog import Catalog, load_catalog
 from qmcontract.cli import cli
-from qmcontract.cli.conformance import write_reports
+from qmcontract.cli._common import ReportPaths
 from qmcontract.conformance.checks import SendError
 from qmcontract.conformance.compare import json_difference
 from qmcontract.conformance.diff import DiffOptions, run_diff
@@ -245,13 +245,10 @@ def test_the_token_never_appears_in_output_or_reports(
     assert report.exit_code == 1
     assert any("authorization: <redacted>" in f.curl_b for f in report.failures)
     assert any("<redacted>" in v.message for f in report.failures for v in f.violations)
-    paths = {
-        "json_path": tmp_path / "r.json",
-        "junit_path": tmp_path / "r.xml",
-        "html_path": tmp_path / "r.html",
-    }
-    write_reports(report, **paths)
-    for path in paths.values():
+    paths = ReportPaths(tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.html")
+    paths.write(report)
+    for path in (paths.json, paths.junit, paths.html):
+        assert path is not None
         assert TOKEN not in path.read_text()
     assert TOKEN not in shown(report)
     assert TOKEN not in repr(report)

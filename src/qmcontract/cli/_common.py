@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, cast
 
 import click
 
 from qmcontract import __version__
 from qmcontract.errors import QmContractError
+
+if TYPE_CHECKING:
+    from qmcontract.report.model import Report
 
 EXIT_OK: Final = 0
 EXIT_VIOLATIONS: Final = 1
@@ -115,6 +121,73 @@ def check_output_dir(path: Path, option: str) -> None:
         fail(f"{option} {path}: cannot create the directory: {exc.strerror or exc}")
     if not os.access(path, os.W_OK | os.X_OK):
         fail(f"{option} {path}: the directory is not writable")
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where ``--report``, ``--junit-xml`` and ``--html`` write the same report (None: not asked for)."""
+
+    json: Path | None = None
+    junit: Path | None = None
+    html: Path | None = None
+
+    def check(self) -> None:
+        """Fail at once (exit 2) when one of them cannot be written, before any work starts."""
+        for path, option in ((self.json, "--report"), (self.junit, "--junit-xml"), (self.html, "--html")):
+            check_output_file(path, option)
+
+    def write(self, report: Report) -> None:
+        """Write every report asked for, with the writers every command shares."""
+        from qmcontract.report.html import write_html  # noqa: PLC0415
+        from qmcontract.report.jsonfile import write_json  # noqa: PLC0415
+        from qmcontract.report.junit import write_junit  # noqa: PLC0415
+
+        for path, writer in ((self.json, write_json), (self.junit, write_junit), (self.html, write_html)):
+            if path is not None:
+                writer(report, path)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def report_options(command: F) -> F:
+    """``--report``, ``--junit-xml`` and ``--html``, handed to the command as one checked ``reports``."""
+
+    @functools.wraps(command)
+    def checked(
+        *args: Any, report_path: Path | None, junit_xml: Path | None, html_path: Path | None, **kwargs: Any
+    ) -> Any:
+        reports = ReportPaths(report_path, junit_xml, html_path)
+        reports.check()
+        return command(*args, reports=reports, **kwargs)
+
+    options = (
+        click.option(
+            "--report", "report_path", type=click.Path(path_type=Path), help="Write a JSON report here."
+        ),
+        click.option(
+            "--junit-xml",
+            type=click.Path(path_type=Path),
+            help="Write JUnit XML here (one testcase per rule).",
+        ),
+        click.option(
+            "--html",
+            "html_path",
+            type=click.Path(path_type=Path),
+            help="Write a self-contained HTML report here.",
+        ),
+    )
+    for option in reversed(options):
+        checked = option(checked)
+    return cast(F, checked)
+
+
+def header_pair(text: str, option: str = "--header") -> tuple[str, str]:
+    """A ``"Name: value"`` option as a pair; one line and exit 2 when it is not one."""
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip() or any(c in name for c in " \t\r\n"):
+        fail(f'{option} {text!r}: expected "Name: value"')
+    return name.strip(), value.strip()
 
 
 def main() -> None:

@@ -5,25 +5,17 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from qmcontract.cli._common import OneLineUsage, check_output_file, fail
+from qmcontract.cli._common import OneLineUsage, ReportPaths, fail, header_pair, report_options
 from qmcontract.extras import ensure_extra
 from qmcontract.limits import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES
 from qmcontract.rules import ALL_RULES
 
 if TYPE_CHECKING:
-    from qmcontract.report.model import Report
-
-
-def _header(text: str) -> tuple[str, str]:
-    name, colon, value = text.partition(":")
-    if not colon or not name.strip() or any(c in name for c in " \t\r\n"):
-        fail(f'--header {text!r}: expected "Name: value"')
-    return name.strip(), value.strip()
+    pass
 
 
 def _rate(text: str) -> float:
@@ -98,13 +90,7 @@ def _rule_ids(text: str | None, option: str) -> tuple[str, ...]:
 @click.option(
     "--exclude-rules", "exclude_text", metavar="ID,...", help="Leave these rules out (they show as excluded)."
 )
-@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write a JSON report here.")
-@click.option(
-    "--junit-xml", type=click.Path(path_type=Path), help="Write JUnit XML here (one testcase per rule)."
-)
-@click.option(
-    "--html", "html_path", type=click.Path(path_type=Path), help="Write a self-contained HTML report here."
-)
+@report_options
 def conformance_command(
     *,
     url: str | None,
@@ -118,9 +104,7 @@ def conformance_command(
     rate_limit: str | None,
     rules_text: str | None,
     exclude_text: str | None,
-    report_path: Path | None,
-    junit_xml: Path | None,
-    html_path: Path | None,
+    reports: ReportPaths,
 ) -> None:
     """Check a server of the Query Model API family rule by rule (default: the embedded mock server).
 
@@ -135,8 +119,6 @@ def conformance_command(
     Exit 0: every applicable check ran and held; 1: a rule broke;
     2: usage error or unreachable server; 3: nothing broke, but a check did not run.
     """
-    for path, option in ((report_path, "--report"), (junit_xml, "--junit-xml"), (html_path, "--html")):
-        check_output_file(path, option)
     ensure_extra("conformance", "qmcontract conformance")
     os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="qmcontract-hypothesis-"))
     from qmcontract.conformance.runner import ConformanceOptions, run_conformance  # noqa: PLC0415
@@ -149,7 +131,7 @@ def conformance_command(
         max_examples=DEFAULT_MAX_EXAMPLES if max_examples is None else max_examples,
         seed=seed,
         workers=workers,
-        headers=tuple(_header(text) for text in headers),
+        headers=tuple(header_pair(text) for text in headers),
         request_timeout=request_timeout,
         rate_limit=_rate(rate_limit) if rate_limit else None,
         rules=_rule_ids(rules_text, "--rules"),
@@ -157,22 +139,5 @@ def conformance_command(
     )
     report = run_conformance(options, progress=lambda line: click.echo(line, err=True))
     show(report)
-    write_reports(report, json_path=report_path, junit_path=junit_xml, html_path=html_path)
+    reports.write(report)
     sys.exit(report.exit_code)
-
-
-def write_reports(
-    report: Report, *, json_path: Path | None, junit_path: Path | None, html_path: Path | None
-) -> None:
-    """Write whichever reports were asked for (shared by every command that makes a report)."""
-    from qmcontract.report.jsonfile import write_json  # noqa: PLC0415
-    from qmcontract.report.junit import write_junit  # noqa: PLC0415
-
-    if json_path is not None:
-        write_json(report, json_path)
-    if junit_path is not None:
-        write_junit(report, junit_path)
-    if html_path is not None:
-        from qmcontract.report.html import write_html  # noqa: PLC0415
-
-        write_html(report, html_path)

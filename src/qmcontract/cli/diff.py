@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from qmcontract.cli._common import OneLineUsage, check_output_file
-from qmcontract.cli.conformance import _header as parse_header
-from qmcontract.cli.conformance import write_reports
+from qmcontract.cli._common import OneLineUsage, ReportPaths, header_pair, report_options
 
 
 @click.command("diff", cls=OneLineUsage, short_help="Compare two servers' answers, rule by rule.")
@@ -48,13 +45,7 @@ from qmcontract.cli.conformance import write_reports
     metavar="S",
     help="Seconds to wait for each answer.",
 )
-@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write a JSON report here.")
-@click.option(
-    "--junit-xml", type=click.Path(path_type=Path), help="Write JUnit XML here (one testcase per rule)."
-)
-@click.option(
-    "--html", "html_path", type=click.Path(path_type=Path), help="Write a self-contained HTML report here."
-)
+@report_options
 def diff_command(
     *,
     url_a: str,
@@ -64,9 +55,7 @@ def diff_command(
     metadata: bool,
     headers: tuple[str, ...],
     request_timeout: float,
-    report_path: Path | None,
-    junit_xml: Path | None,
-    html_path: Path | None,
+    reports: ReportPaths,
 ) -> None:
     """Send the same requests to the servers at URL_A and URL_B and report every difference.
 
@@ -85,8 +74,6 @@ def diff_command(
     \b
     Exit 0: no difference; 1: the servers differ; 2: usage error or unreachable server.
     """
-    for path, option in ((report_path, "--report"), (junit_xml, "--junit-xml"), (html_path, "--html")):
-        check_output_file(path, option)
     from qmcontract.conformance.diff import DiffOptions, run_diff  # noqa: PLC0415
     from qmcontract.report.text import show  # noqa: PLC0415
 
@@ -96,10 +83,10 @@ def diff_command(
         slugs=slugs,
         token_env=token_env,
         metadata=metadata,
-        headers=tuple(parse_header(text) for text in headers),
+        headers=tuple(header_pair(text) for text in headers),
         request_timeout=request_timeout,
     )
     report = run_diff(options, progress=lambda line: click.echo(line, err=True))
     show(report)
-    write_reports(report, json_path=report_path, junit_path=junit_xml, html_path=html_path)
+    reports.write(report)
     sys.exit(report.exit_code)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from qmcontract.cli._common import OneLineUsage, check_output_file
-from qmcontract.cli.conformance import write_reports
+from qmcontract.cli._common import OneLineUsage, ReportPaths, check_output_file, report_options
 from qmcontract.extras import ensure_extra
 
 
@@ -34,13 +33,7 @@ from qmcontract.extras import ensure_extra
     metavar="S",
     help="Seconds to wait for upstream (then 504).",
 )
-@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write a JSON report here.")
-@click.option(
-    "--junit-xml", type=click.Path(path_type=Path), help="Write JUnit XML here (one testcase per rule)."
-)
-@click.option(
-    "--html", "html_path", type=click.Path(path_type=Path), help="Write a self-contained HTML report here."
-)
+@report_options
 def proxy_command(
     *,
     upstream: str,
@@ -48,9 +41,7 @@ def proxy_command(
     port: int,
     record: Path | None,
     timeout: float,
-    report_path: Path | None,
-    junit_xml: Path | None,
-    html_path: Path | None,
+    reports: ReportPaths,
 ) -> None:
     """Forward every request to --upstream unchanged and check each exchange on the API's routes.
 
@@ -65,13 +56,7 @@ def proxy_command(
     \b
     Exit 0: no violation seen; 1: a rule failed; 2: usage error (bad URL, port in use).
     """
-    for path, option in (
-        (record, "--record"),
-        (report_path, "--report"),
-        (junit_xml, "--junit-xml"),
-        (html_path, "--html"),
-    ):
-        check_output_file(path, option)
+    check_output_file(record, "--record")
     ensure_extra("server", "qmcontract proxy")
     from qmcontract.proxy.run import ProxyOptions, run_proxy  # noqa: PLC0415 (uvicorn loads only here)
     from qmcontract.report.text import show  # noqa: PLC0415
@@ -79,7 +64,7 @@ def proxy_command(
     options = ProxyOptions(upstream, host=host, port=port, record=record, timeout=timeout)
     report = run_proxy(options, log=_log)
     show(report)
-    write_reports(report, json_path=report_path, junit_path=junit_xml, html_path=html_path)
+    reports.write(report)
     sys.exit(report.exit_code)
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import click
 
-from qmcontract.cli._common import OneLineUsage, check_output_file, fail
-from qmcontract.cli.conformance import write_reports
+from qmcontract.cli._common import OneLineUsage, ReportPaths, fail, report_options
 
 #: The root shown in curl lines when a file does not say where its traffic went.
 UNKNOWN_ROOT = "http://api-root.invalid"
@@ -24,20 +23,12 @@ UNKNOWN_ROOT = "http://api-root.invalid"
     metavar="URL",
     help="The API root of the recorded URLs [default: guessed per file from the first API URL].",
 )
-@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write a JSON report here.")
-@click.option(
-    "--junit-xml", type=click.Path(path_type=Path), help="Write JUnit XML here (one testcase per rule)."
-)
-@click.option(
-    "--html", "html_path", type=click.Path(path_type=Path), help="Write a self-contained HTML report here."
-)
+@report_options
 def check_traffic_command(
     *,
     files: tuple[Path, ...],
     base_url: str | None,
-    report_path: Path | None,
-    junit_xml: Path | None,
-    html_path: Path | None,
+    reports: ReportPaths,
 ) -> None:
     """Check every exchange of recorded traffic on the API's routes, rule by rule.
 
@@ -53,8 +44,6 @@ def check_traffic_command(
     \b
     Exit 0: no violation; 1: a rule failed; 2: an unreadable or malformed file, or a usage error.
     """
-    for path, option in ((report_path, "--report"), (junit_xml, "--junit-xml"), (html_path, "--html")):
-        check_output_file(path, option)
     if base_url is not None and not base_url.startswith(("http://", "https://")):
         fail(f"--base-url {base_url!r}: expected an http:// or https:// URL")
     from qmcontract.conformance.traffic import TrafficJudge  # noqa: PLC0415 (the checks load only here)
@@ -92,5 +81,5 @@ def check_traffic_command(
         settings={"files": len(files), "base_url": base_url or "guessed per file"},
     )
     show(report)
-    write_reports(report, json_path=report_path, junit_path=junit_xml, html_path=html_path)
+    reports.write(report)
     sys.exit(report.exit_code)

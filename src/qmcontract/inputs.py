@@ -18,7 +18,7 @@ import json
 import stat
 import sys
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import yaml
 
@@ -38,14 +38,25 @@ def read_bytes(source: str | Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
 
 
 def _read_file(path: Path, limit: int) -> bytes:
+    with open_regular(path, expected="a JSON or YAML file") as stream:
+        try:
+            return stream.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def open_regular(path: Path, *, expected: str) -> IO[bytes]:
+    """A regular file opened for reading, or one InputError (missing, a directory, a FIFO).
+
+    A FIFO or device is refused before it is opened: reading one could block for ever.
+    """
     try:
         mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
-            raise InputError(f"{path}: is a directory, expected a JSON or YAML file")
+            raise InputError(f"{path}: is a directory, expected {expected}")
         if not stat.S_ISREG(mode):
             raise InputError(f"{path}: not a regular file (a FIFO, socket or device is not read)")
-        with path.open("rb") as stream:
-            return stream.read(limit + 1)
+        return path.open("rb")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:

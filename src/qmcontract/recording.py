@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -45,6 +44,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any, Final
 
+from qmcontract import inputs
 from qmcontract.errors import InputError
 from qmcontract.inputs import parse_json
 from qmcontract.limits import MAX_JUDGED_BODY_BYTES, MAX_RECORDING_LINE_BYTES
@@ -189,16 +189,9 @@ class RecordingWriter:
 def open_regular(path: Path) -> IO[bytes]:
     """A regular file opened for reading, or a RecordingError (missing, a directory, a FIFO)."""
     try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise RecordingError(f"{path}: is a directory, expected a recording")
-        if not stat.S_ISREG(mode):
-            raise RecordingError(f"{path}: not a regular file (a FIFO, socket or device is not read)")
-        return path.open("rb")
-    except FileNotFoundError:
-        raise RecordingError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise RecordingError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        return inputs.open_regular(path, expected="a recording")
+    except InputError as exc:
+        raise RecordingError(str(exc)) from None
 
 
 def read_recording(path: Path) -> Iterator[Recorded]:

@@ -101,9 +101,22 @@ def route_of(path: str) -> Route:
     return _NO_ROUTE
 
 
-@functools.lru_cache(maxsize=4096)
 def query_pairs(query: str) -> tuple[tuple[str, str], ...]:
-    """Every ``(name, value)`` of a query string in order, blank values kept (decoded once per string)."""
+    """Every ``(name, value)`` of a query string in order, blank values kept.
+
+    A short query is decoded once and kept; a long one is decoded each time, so that hostile
+    queries cannot fill the cache (4,096 kept queries of at most 1 KiB: a few MiB at most).
+    """
+    if len(query) > _KEPT_QUERY_CHARS:
+        return tuple(parse_qsl(query, keep_blank_values=True))
+    return _kept_query_pairs(query)
+
+
+_KEPT_QUERY_CHARS: Final = 1024
+
+
+@functools.lru_cache(maxsize=4096)
+def _kept_query_pairs(query: str) -> tuple[tuple[str, str], ...]:
     return tuple(parse_qsl(query, keep_blank_values=True))
 
 

@@ -9,7 +9,6 @@ same in a thread and yields the proxy's URL (tests, embedding).
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import signal
 import socket
@@ -29,6 +28,8 @@ from qmcontract.limits import KEEP_ALIVE_SECONDS
 from qmcontract.proxy.app import ProxyApp
 from qmcontract.recording import RecordingWriter
 from qmcontract.report.model import Failure
+from qmcontract.server.options import ServerError
+from qmcontract.server.process import bind_socket
 
 TITLE: Final = "qmcontract proxy"
 Log = Callable[[str], None]
@@ -91,16 +92,10 @@ def bind(host: str, port: int) -> socket.socket:
 
     It listens at once, so the address answers as soon as it is announced.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host.strip("[]"), port))
-    except (OSError, OverflowError) as exc:
-        sock.close()
-        used = getattr(exc, "errno", None) == errno.EADDRINUSE
-        reason = "the port is already in use" if used else (getattr(exc, "strerror", None) or str(exc))
-        raise ProxyError(f"cannot listen on {host}:{port}: {reason}") from None
+        sock = bind_socket(host, port)
+    except ServerError as exc:
+        raise ProxyError(str(exc)) from None
     sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
     return sock
 

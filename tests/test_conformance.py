@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import schemathesis
 from click.testing import CliRunner
 from schemathesis.core.transport import Response as SchemathesisResponse
 
@@ -35,6 +36,7 @@ from qmcontract.conformance.target import ConformanceUsageError
 from qmcontract.engine import Engine
 from qmcontract.report.html import render_html
 from qmcontract.report.junit import junit_tree
+from qmcontract.resources import shipped_path, spec_path
 from qmcontract.rules import ALL_RULES
 from qmcontract.server import running_server
 from qmcontract.wire import Request, Response
@@ -462,18 +464,30 @@ def test_the_console_script_runs_a_default_run_in_a_fresh_process(tmp_path: Path
 
 
 def test_the_checks_plug_into_a_plain_schemathesis_run():
-
+    retrieve = schemathesis.openapi.from_path(spec_path())["/query_models/{slug}"]["GET"]
+    case = retrieve.Case(path_parameters={"slug": "abc"})
     prepared = requests.Request("GET", "http://127.0.0.1:1/query_models/abc?metadata=yes").prepare()
     good = SchemathesisResponse(
         400, {"content-type": ["application/json"]}, b'{"code":400,"message":"x"}', prepared, 0.0, True
     )
-    hooks.qmcontract_error_body(None, good, None)
-    hooks.qmcontract_status(None, good, None)
+    hooks.qmcontract_error_body(None, good, case)
+    hooks.qmcontract_status(None, good, case)
     wrong = SchemathesisResponse(404, {"content-type": ["text/plain"]}, b"Not Found", prepared, 0.0, True)
     with pytest.raises(AssertionError, match="error-body"):
-        hooks.qmcontract_error_body(None, wrong, None)
+        hooks.qmcontract_error_body(None, wrong, case)
     with pytest.raises(AssertionError, match="bad-request"):
-        hooks.qmcontract_status(None, wrong, None)
+        hooks.qmcontract_status(None, wrong, case)
+
+
+def test_the_schemathesis_checks_leave_routes_outside_the_family_alone():
+    """The checks register globally: a control-API operation in the same run is not judged."""
+    control = schemathesis.openapi.from_path(shipped_path("openapi-control.yaml"))
+    case = control["/__qmcontract/models"]["POST"].Case()
+    prepared = requests.Request("POST", "http://127.0.0.1:1/__qmcontract/models").prepare()
+    own_body = b'{"code":422,"message":"invalid","violations":[]}'
+    answer = SchemathesisResponse(422, {"content-type": ["application/json"]}, own_body, prepared, 0.0, True)
+    hooks.qmcontract_error_body(None, answer, case)
+    hooks.qmcontract_status(None, answer, case)
 
 
 def test_a_real_run_writes_reports_that_agree(catalog: Catalog, tmp_path: Path):

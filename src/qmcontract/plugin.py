@@ -102,7 +102,12 @@ def _check_catalog_option(config: pytest.Config) -> None:
     try:
         config.stash[_CATALOG] = load_catalog(directory)
     except QmContractError as exc:
-        raise pytest.UsageError(f"--qm-catalog: {'; '.join(str(exc).splitlines())}") from None
+        raise _usage_error("--qm-catalog", exc) from None
+
+
+def _usage_error(option: str, error: Exception) -> pytest.UsageError:
+    """The session's one line for an option that cannot be used."""
+    return pytest.UsageError(f"{option}: {'; '.join(str(error).splitlines())}")
 
 
 def _check_recording_option(config: pytest.Config) -> None:
@@ -118,7 +123,7 @@ def _check_recording_option(config: pytest.Config) -> None:
     try:
         config.stash[_REPLAY] = load_replay(path)
     except QmContractError as exc:
-        raise pytest.UsageError(f"--qm-recording: {'; '.join(str(exc).splitlines())}") from None
+        raise _usage_error("--qm-recording", exc) from None
 
 
 def _check_base_url_option(config: pytest.Config) -> None:

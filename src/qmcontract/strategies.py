@@ -252,18 +252,7 @@ def invalid_query_models(
     validator reports ``rule_id`` and no other rule.
     """
 
-    def build() -> st.SearchStrategy[tuple[dict[str, Any], str]]:
-        chosen = _chosen_rules(rules, tuple(DOCUMENT_RULES), "the document rules")
-
-        @st.composite
-        def broken(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
-            chooser = _chooser(draw)
-            rule = pick(chooser, chosen)
-            return invalid_query_model(chooser, rule, portable=portable), rule
-
-        return broken()
-
-    return _checked(build)
+    return _broken(invalid_query_model, rules, tuple(DOCUMENT_RULES), "the document rules", portable)
 
 
 def invalid_query_llms(
@@ -277,14 +266,26 @@ def invalid_query_llms(
     reports ``rule_id`` and no other rule.
     """
 
+    return _broken(invalid_query_llm, rules, LLM_RULES, "the rules of one LLM entry", portable)
+
+
+def _broken(
+    breaker: Callable[..., dict[str, Any]],
+    rules: Iterable[str] | None,
+    valid: Sequence[str],
+    what: str,
+    portable: bool,
+) -> st.SearchStrategy[tuple[dict[str, Any], str]]:
+    """``(value, rule)`` pairs, the rule drawn among ``rules`` and broken by ``breaker``."""
+
     def build() -> st.SearchStrategy[tuple[dict[str, Any], str]]:
-        chosen = _chosen_rules(rules, LLM_RULES, "the rules of one LLM entry")
+        chosen = _chosen_rules(rules, valid, what)
 
         @st.composite
         def broken(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
             chooser = _chooser(draw)
             rule = pick(chooser, chosen)
-            return invalid_query_llm(chooser, rule, portable=portable), rule
+            return breaker(chooser, rule, portable=portable), rule
 
         return broken()
 

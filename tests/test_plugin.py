@@ -421,7 +421,7 @@ def test_unused_faults_fail_the_test(pytester: pytest.Pytester):
                 query_models_mock.fail_next(latency_ms=5)
         """
     )
-    result = pytester.runpytest()
+    result = pytester.runpytest("-rN")  # no short summary: its width depends on the terminal
     result.assert_outcomes(passed=2, failed=3)
     never_used = (
         "query_models_mock: 1 scheduled fault(s) never used (pass assert_all_faults_used=False to allow it):"

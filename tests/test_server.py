@@ -38,7 +38,7 @@ from qmcontract.server.access_log import LineBuffer
 from qmcontract.server.control import ControlApi, ControlPolicy
 from qmcontract.server.process import bind_socket
 from qmcontract.server.self_check import self_check
-from qmcontract.server.store import MemoryStore, SqliteStore, journal_entry
+from qmcontract.server.store import MemoryStore, Seen, SqliteStore
 from qmcontract.wire import Request, Response, error_response, json_response
 
 STATIC = "2FgLFqAf8M6MTa6MtGLLwM"
@@ -76,8 +76,8 @@ def _journal(client: httpx.Client) -> list[dict[str, Any]]:
     return entries
 
 
-def _entry(path: str, query: str = "", status: int | None = 200, *, authorization: bool = False) -> Any:
-    return journal_entry("GET", path, query, status, authorization=authorization, worker=1)
+def _entry(path: str, query: str = "", status: int | None = 200, *, authorization: bool = False) -> Seen:
+    return ("GET", path, query.encode(), status, authorization, time.time())
 
 
 # --- routes -------------------------------------------------------------------------------------
@@ -724,7 +724,7 @@ def test_memory_journal_is_bounded_by_count_and_bytes() -> None:
     for index in range(5):
         store.record(_entry(f"/query_models/{index}", status=404))
     assert [entry.path for entry in store.journal()] == [f"/query_models/{i}" for i in (2, 3, 4)]
-    small = MemoryStore(journal_bytes=2 * 1300)
+    small = MemoryStore(journal_bytes=2 * 2300)  # counted as received, shown cut
     for index in range(6):
         small.record(_entry(f"/{index}", "q=" + "x" * 2000))
     assert [entry.path for entry in small.journal()] == ["/4", "/5"]
@@ -749,8 +749,8 @@ def test_sqlite_store_is_shared_between_workers(tmp_path: Path) -> None:
         first.record(_entry("/a", authorization=True))
         second.record(_entry("/b", status=404))
         assert [(e.path, e.authorization, e.worker) for e in second.journal()] == [
-            ("/a", True, 1),
-            ("/b", False, 1),
+            ("/a", True, os.getpid()),
+            ("/b", False, os.getpid()),
         ]
         second.reset()
         assert (first.journal(), first.added_models(), first.pending_faults()) == ([], [], 0)

@@ -37,7 +37,7 @@ from qmcontract.server.access_log import ACCESS_FLUSH_SECONDS, AccessSink, Loggi
 from qmcontract.server.control import CONTROL_PREFIX, ControlApi, ControlPolicy
 from qmcontract.server.options import ServerOptions
 from qmcontract.server.self_check import self_check
-from qmcontract.server.store import Generation, MemoryStore, Store, journal_entry
+from qmcontract.server.store import Generation, MemoryStore, Store
 from qmcontract.wire import (
     JSON_CONTENT_TYPE,
     YAML_CONTENT_TYPE,
@@ -102,7 +102,6 @@ class QueryModelServer:
         self._memo_bytes = 0
         self._memo_day = -1
         self._random = random.Random(options.seed)
-        self._worker = os.getpid()
         self._spec = spec_path().read_bytes()
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
@@ -278,16 +277,8 @@ class QueryModelServer:
             )
 
     def _record(self, scope: Scope, status: int | None, *, authorization: bool) -> None:
-        query = scope["query_string"]
         self.store.record(
-            journal_entry(
-                scope["method"],
-                scope["path"],
-                query.decode("latin-1") if query else "",
-                status,
-                authorization=authorization,
-                worker=self._worker,
-            )
+            (scope["method"], scope["path"], scope["query_string"], status, authorization, time.time())
         )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

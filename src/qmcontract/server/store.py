@@ -11,17 +11,19 @@ there have been, and :meth:`Store.added_models` returns only those after a given
 worker adds the 500th model as cheaply as the first.
 
 The journal is bounded by count and by bytes (:data:`~qmcontract.limits.JOURNAL_BYTES`); its
-entries never hold a token (only whether ``authorization`` was sent), secret query parameters
-are redacted and long paths and queries cut before they are stored (:func:`journal_entry`).
+entries never hold a token (only whether ``authorization`` was sent). A request is recorded as
+it was :class:`Seen` (one cheap tuple per request); secret query values are redacted and long
+paths and queries cut by :func:`journal_entry`, before anything leaves the process: when the
+journal is read from memory, or when an entry is written to the shared SQLite file.
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import os
 import sqlite3
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -79,12 +81,21 @@ class JournalEntry(NamedTuple):
         }
 
 
-def journal_entry(
-    method: str, path: str, query: str, status: int | None, *, authorization: bool, worker: int
-) -> JournalEntry:
+#: A request as the server saw it: method, path, raw query string, status (None: dropped),
+#: whether ``authorization`` was sent, and the time. A plain tuple: one is built per request.
+Seen = tuple[str, str, bytes, int | None, bool, float]
+
+
+def seen_size(request: Seen) -> int:
+    """The bytes a recorded request is counted for against the journal's bound."""
+    return len(request[1]) + len(request[2]) + ENTRY_OVERHEAD
+
+
+def journal_entry(request: Seen, worker: int) -> JournalEntry:
     """The journal's record of a request: secret query values redacted, long paths and queries cut."""
-    shown = cut(redact_query(query)) if query else ""
-    return JournalEntry(method, cut(path), shown, status, authorization, time.time(), worker)
+    method, path, query, status, authorization, when = request
+    shown = cut(redact_query(query.decode("latin-1"))) if query else ""
+    return JournalEntry(method, cut(path), shown, status, authorization, when, worker)
 
 
 def _rfc3339(timestamp: float) -> str:
@@ -119,7 +130,7 @@ class Store(Protocol):
     def clear_faults(self) -> None:
         """Forget every scheduled fault."""
 
-    def record(self, entry: JournalEntry) -> None:
+    def record(self, request: Seen) -> None:
         """Append to the journal (bounded: the oldest entries go first)."""
 
     def journal(self) -> list[JournalEntry]:
@@ -139,17 +150,18 @@ class MemoryStore:
     """The state of a one-process server: cheap appends, nothing shared."""
 
     def __init__(self, *, journal_limit: int = JOURNAL_LIMIT, journal_bytes: int = JOURNAL_BYTES) -> None:
-        self._journal: collections.deque[JournalEntry] = collections.deque()
+        self._journal: collections.deque[Seen] = collections.deque()
+        self._worker = os.getpid()
         self._journal_limit = journal_limit
         self._journal_bytes = journal_bytes
         self._journal_size = 0
         self._faults = FaultPlan()
         self._models: list[dict[str, Any]] = []
-        self._resets = 0
+        self._generation = Generation(0, 0)
         self._lock = threading.Lock()
 
     def sync(self) -> Generation:
-        return Generation(self._resets, len(self._models))
+        return self._generation
 
     def added_models(self, start: int = 0) -> list[dict[str, Any]]:
         with self._lock:
@@ -158,6 +170,7 @@ class MemoryStore:
     def add_model(self, document: Mapping[str, Any]) -> None:
         with self._lock:
             self._models.append(dict(document))
+            self._generation = Generation(self._generation.resets, len(self._models))
 
     def schedule(self, fault: Fault, *, times: int, path_prefix: str) -> None:
         self._faults.schedule(fault, times=times, path_prefix=path_prefix)
@@ -174,16 +187,21 @@ class MemoryStore:
     def clear_faults(self) -> None:
         self._faults.clear()
 
-    def record(self, entry: JournalEntry) -> None:
+    def record(self, request: Seen) -> None:
         with self._lock:
-            self._journal.append(entry)
-            self._journal_size += entry.size
-            while len(self._journal) > self._journal_limit or self._journal_size > self._journal_bytes:
-                self._journal_size -= self._journal.popleft().size
+            self._journal.append(request)
+            self._journal_size += len(request[1]) + len(request[2]) + ENTRY_OVERHEAD
+            if len(self._journal) > self._journal_limit or self._journal_size > self._journal_bytes:
+                self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        while len(self._journal) > self._journal_limit or self._journal_size > self._journal_bytes:
+            self._journal_size -= seen_size(self._journal.popleft())
 
     def journal(self) -> list[JournalEntry]:
         with self._lock:
-            return list(self._journal)
+            requests = list(self._journal)
+        return [journal_entry(request, self._worker) for request in requests]
 
     def clear_journal(self) -> None:
         with self._lock:
@@ -195,7 +213,7 @@ class MemoryStore:
         self.clear_journal()
         with self._lock:
             self._models = []
-            self._resets += 1
+            self._generation = Generation(self._generation.resets + 1, 0)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -251,6 +269,7 @@ class SqliteStore:
         self._journal.executescript(_JOURNAL_SCHEMA)
         self._lock = threading.Lock()
         self._data_version = -1
+        self._worker = os.getpid()
         self._generation = Generation(0, 0)
         self._pending = 0
 
@@ -336,7 +355,8 @@ class SqliteStore:
     def clear_faults(self) -> None:
         self._write(("DELETE FROM faults", ()))
 
-    def record(self, entry: JournalEntry) -> None:
+    def record(self, request: Seen) -> None:
+        entry = journal_entry(request, self._worker)
         with self._lock:
             cursor = self._journal.execute(
                 "INSERT INTO journal (method, path, query, status, authorization, time, worker, size)"

@@ -182,6 +182,16 @@ def report_options(command: F) -> F:
     return cast(F, checked)
 
 
+#: ``--kind``, for the commands that read or write either kind of document.
+kind_option = click.option(
+    "--kind",
+    type=click.Choice(["model", "llm"]),
+    default="model",
+    show_default=True,
+    help="Query Model documents, or LLM entries as GET /query_llms/{name} answers them.",
+)
+
+
 def header_pair(text: str, option: str = "--header") -> tuple[str, str]:
     """A ``"Name: value"`` option as a pair; one line and exit 2 when it is not one."""
     name, colon, value = text.partition(":")

@@ -11,7 +11,7 @@ from typing import Any, Final, Literal
 import click
 from click.core import ParameterSource
 
-from qmcontract.cli._common import OneLineUsage, check_output_dir, check_output_file, fail
+from qmcontract.cli._common import OneLineUsage, check_output_dir, check_output_file, fail, kind_option
 from qmcontract.limits import MAX_GENERATE_COUNT
 from qmcontract.rules import DOCUMENT_RULES, LLM_RULES
 
@@ -38,13 +38,7 @@ _MODEL_ONLY: Final = ("min_llms", "max_llms")
     show_default=True,
     help="Same seed and options: byte-identical output on every machine and Python version.",
 )
-@click.option(
-    "--kind",
-    type=click.Choice(["model", "llm"]),
-    default="model",
-    show_default=True,
-    help="Query Model documents, or LLM entries as GET /query_llms/{name} answers them.",
-)
+@kind_option
 @click.option(
     "--weight",
     type=click.Choice(["static", "training_table"]),

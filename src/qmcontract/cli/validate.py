@@ -19,7 +19,14 @@ from typing import Any, Final, Literal
 
 import click
 
-from qmcontract.cli._common import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, OneLineUsage, dump_json
+from qmcontract.cli._common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_VIOLATIONS,
+    OneLineUsage,
+    dump_json,
+    kind_option,
+)
 from qmcontract.errors import InputError, Violation, shown_pointer
 from qmcontract.inputs import STDIN, parse_json, parse_json_or_yaml, read_text
 from qmcontract.validate import validate_query_llm, validate_query_model
@@ -49,13 +56,7 @@ class Read:
     short_help="Check documents or LLM entries against every rule; exit 1 on violations",
 )
 @click.argument("sources", nargs=-1, required=True, metavar="FILE|DIR|-...")
-@click.option(
-    "--kind",
-    type=click.Choice(["model", "llm"]),
-    default="model",
-    show_default=True,
-    help="Query Model documents, or LLM entries as GET /query_llms/{name} answers them.",
-)
+@kind_option
 @click.option(
     "--metadata/--no-metadata",
     default=None,

@@ -30,6 +30,7 @@ from qmcontract.conformance.checks import Context, content_type, error_body, fir
 from qmcontract.conformance.exchange import Exchange, curl
 from qmcontract.conformance.expect import Knowledge, expect, instant, write_instant
 from qmcontract.conformance.family import list_names, list_sort
+from qmcontract.conformance.mutations import mutation
 from qmcontract.conformance.runner import ConformanceOptions, run_conformance
 from qmcontract.conformance.subchecks import SUBCHECKS, Facts
 from qmcontract.conformance.target import ConformanceUsageError
@@ -288,6 +289,30 @@ def test_curl_redacts_every_secret():
     assert "s=1" not in line
     assert line.count("<redacted>") == 3
     assert "--data-raw" in line
+
+
+def test_curl_repeats_the_senders_extra_headers_under_the_requests_own():
+    request = Request("GET", "/query_models/x", "", (("accept", "text/plain"),), b"")
+    extra = (("x-gateway", "eu-1"), ("x-api-key", "k3y-s3cret"), ("accept", "application/json"))
+    line = curl(request, "http://127.0.0.1:1", extra)
+    assert "-H 'x-gateway: eu-1'" in line
+    assert "-H 'x-api-key: <redacted>'" in line
+    assert "k3y-s3cret" not in line
+    assert "-H 'accept: text/plain'" in line
+    assert "application/json" not in line
+
+
+def test_failures_over_http_carry_the_extra_headers_in_their_curl_lines(catalog: Catalog):
+    broken = mutation("echo-other-model")
+    with running_server(catalog, hook=broken.hook(catalog), access_log=False) as url:
+        headers = (("X-Gateway", "eu-1"), ("X-Api-Key", "k3y-s3cret"))
+        options = ConformanceOptions(base_url=url, max_examples=0, rules=(broken.rule,), headers=headers)
+        report = run_conformance(options)
+    failures = [failure for failure in report.failures if failure.rule == broken.rule]
+    assert failures
+    assert all("-H 'x-gateway: eu-1'" in failure.curl for failure in failures)
+    assert all("-H 'x-api-key: <redacted>'" in failure.curl for failure in failures)
+    assert "k3y-s3cret" not in json.dumps(report.to_json())
 
 
 def test_every_rule_has_sub_checks():

@@ -420,7 +420,7 @@ def test_console_script_over_loopback_finds_the_broken_server(servers: tuple[str
     a, _, broken = servers
     script = Path(sys.executable).with_name("qmcontract")
     done = subprocess.run(
-        [str(script), "diff", a, broken, "--report", str(tmp_path / "d.json")],
+        [str(script), "diff", a, broken, "--report", str(tmp_path / "d.json"), "-H", "X-Trace: 7"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -436,6 +436,8 @@ def test_console_script_over_loopback_finds_the_broken_server(servers: tuple[str
     first = data["failures"][0]
     assert first["curl"].split()[-1].startswith(a)
     assert first["curl_b"].split()[-1].startswith(broken)
+    lines = [failure[key] for failure in data["failures"] for key in ("curl", "curl_b")]
+    assert all("-H 'x-trace: 7'" in line for line in lines)
 
 
 def _no_list(request: Request, response: Response) -> Response:

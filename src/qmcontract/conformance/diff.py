@@ -48,7 +48,7 @@ from qmcontract.names import is_name
 from qmcontract.redact import REDACTED, SECRET_HEADERS
 from qmcontract.report.ledger import Ledger, Sent
 from qmcontract.report.model import Report
-from qmcontract.wire import Request
+from qmcontract.wire import Request, header_pairs
 
 #: Rules a diff never touches: each compares one server's answers with each other.
 NOT_COMPARED: Final = ("stable", "metadata-window")
@@ -361,7 +361,8 @@ class _Diff:
             return
         self.ledger.count_request()
         status = a.status if isinstance(a, Exchange) else None
-        a_line, b_line = (curl(request, side.base_url) for side in self.sides)
+        extra = header_pairs(self.options.headers)
+        a_line, b_line = (curl(request, side.base_url, extra) for side in self.sides)
         sent = Sent(request_key(request), describe(request), status, a_line, source, b_line)
         self.ledger.record([self._scrubbed(outcome) for outcome in outcomes], sent)
 

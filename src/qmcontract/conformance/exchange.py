@@ -154,12 +154,21 @@ def request_key(request: Request) -> str:
     return f"{request.method} {request.target} [{headers}] {body}".rstrip()
 
 
-def curl(request: Request, base_url: str) -> str:
-    """A ``curl`` command that repeats the request, secrets shown as ``<redacted>``."""
+def sent_headers(request: Request, extra_headers: Headers) -> Headers:
+    """The headers a request goes out with: the sender's extras it does not set itself, then its own."""
+    own = {key for key, _ in request.headers}
+    return (*((key, value) for key, value in extra_headers if key not in own), *request.headers)
+
+
+def curl(request: Request, base_url: str, extra_headers: Headers = ()) -> str:
+    """A ``curl`` command that repeats the request, secrets shown as ``<redacted>``.
+
+    ``extra_headers`` are those the sender adds to every request (``-H``); the request's own win.
+    """
     parts = ["curl", "-sS", "-i"]
     if request.method != "GET":
         parts += ["-X", request.method]
-    for key, value in request.headers:
+    for key, value in sent_headers(request, extra_headers):
         parts += ["-H", f"{key}: {REDACTED if is_secret_header(key) else value}"]
     if request.body:
         text = request.body.decode("utf-8", "replace")

@@ -18,7 +18,7 @@ from qmcontract.conformance.subchecks import Outcome, broken
 from qmcontract.redact import loggable_target
 from qmcontract.report.ledger import Ledger, Sent
 from qmcontract.report.model import Failure
-from qmcontract.wire import Request
+from qmcontract.wire import Headers, Request
 
 #: Every check of the contract, the family's included.
 ALL_CHECKS: Final[tuple[Check, ...]] = (*EXCHANGE_CHECKS, *FAMILY_CHECKS)
@@ -35,14 +35,24 @@ def describe(request: Request) -> str:
 
 
 class Judge:
-    """Runs every check on an exchange and records what it found."""
+    """Runs every check on an exchange and records what it found.
+
+    ``extra_headers`` are those the sender adds to every request: the ``curl`` lines repeat them.
+    """
 
     def __init__(
-        self, ledger: Ledger, context: Context, base_url: str, checks: Iterable[Check] = ALL_CHECKS
+        self,
+        ledger: Ledger,
+        context: Context,
+        base_url: str,
+        checks: Iterable[Check] = ALL_CHECKS,
+        *,
+        extra_headers: Headers = (),
     ) -> None:
         self.ledger = ledger
         self.context = context
         self.base_url = base_url
+        self.extra_headers = extra_headers
         self._checks = tuple(checks)
 
     def __call__(self, exchange: Exchange, source: str) -> list[Failure]:
@@ -55,7 +65,8 @@ class Judge:
         self, request: Request, status: int | None, outcomes: Iterable[Outcome], source: str
     ) -> list[Failure]:
         """Record outcomes found on a request (by our checks or another tool's)."""
-        sent = Sent(request_key(request), describe(request), status, curl(request, self.base_url), source)
+        line = curl(request, self.base_url, self.extra_headers)
+        sent = Sent(request_key(request), describe(request), status, line, source)
         return self.ledger.record(outcomes, sent)
 
     def no_answer(self, request: Request, error: str, source: str) -> list[Failure]:

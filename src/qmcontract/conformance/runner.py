@@ -44,6 +44,7 @@ from qmcontract.names import is_name
 from qmcontract.report.ledger import Ledger
 from qmcontract.report.model import Report
 from qmcontract.rules import ALL_RULES
+from qmcontract.wire import header_pairs
 
 #: Served documents read up front to learn their LLMs (all of them, up to this many).
 MAX_DOCUMENTS_READ: Final = 64
@@ -157,7 +158,7 @@ class _Run:
             send=sender,
             served=target.served,
         )
-        self.judge = Judge(ledger, self.context, target.base_url)
+        self.judge = Judge(ledger, self.context, target.base_url, extra_headers=header_pairs(options.headers))
 
     def _model_known(self, name: str) -> bool | None:
         if name in self.target.names:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from qmcontract.conformance.checks import SendError
-from qmcontract.conformance.exchange import Exchange
+from qmcontract.conformance.exchange import Exchange, sent_headers
 from qmcontract.engine import Engine
 from qmcontract.wire import Request, header_pairs
 
@@ -53,7 +53,7 @@ class HttpSender:
         on_send: Callable[[], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._extra = header_pairs(headers or {})
+        self.extra_headers = header_pairs(headers or {})
         self._limit = RateLimit(rate_limit) if rate_limit else None
         self._on_send = on_send
         self._client = httpx.Client(timeout=timeout, follow_redirects=False, transport=transport)
@@ -64,12 +64,13 @@ class HttpSender:
             self._limit.wait()
         if self._on_send is not None:
             self._on_send()
-        names = {key for key, _ in request.headers}
-        headers = [*((k, v) for k, v in self._extra if k not in names), *request.headers]
         url = self.base_url + request.target
         try:
             response = self._client.request(
-                request.method, url, headers=headers, content=request.body or None
+                request.method,
+                url,
+                headers=sent_headers(request, self.extra_headers),
+                content=request.body or None,
             )
         except (httpx.HTTPError, httpx.InvalidURL, ValueError, UnicodeError) as exc:
             raise SendError(f"{type(exc).__name__}: {exc}") from None

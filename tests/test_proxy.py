@@ -30,7 +30,7 @@ from qmcontract.catalog import Catalog, load_catalog
 from qmcontract.cli import cli
 from qmcontract.conformance.mutations import mutation
 from qmcontract.engine import Engine
-from qmcontract.limits import MAX_BODY_BYTES, MAX_JUDGED_BODY_BYTES
+from qmcontract.limits import MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_JUDGED_BODY_BYTES
 from qmcontract.proxy import running_proxy
 from qmcontract.proxy.app import end_to_end
 from qmcontract.server import running_server
@@ -240,6 +240,17 @@ def test_a_request_body_over_the_limit_gets_413_and_never_goes_upstream(httpserv
     assert response.status_code == 413
     assert response.json()["code"] == 413
     assert httpserver.log == []
+
+
+def test_a_request_head_over_the_limit_gets_431_and_the_proxy_keeps_serving(httpserver: HTTPServer):
+    httpserver.expect_request("/query_models/count").respond_with_json({"count": 0})
+    with running_proxy(httpserver.url_for("/")) as proxy:
+        huge = httpx.get(proxy.url + "/query_models/count", headers={"x-big": "a" * (MAX_HEAD_BYTES + 1)})
+        after = httpx.get(proxy.url + "/query_models/count")
+    assert huge.status_code == 431
+    assert huge.json()["code"] == 431
+    assert after.status_code == 200
+    assert len(httpserver.log) == 1
 
 
 def test_end_to_end_drops_exactly_the_hop_by_hop_headers():

@@ -2,9 +2,11 @@
 
 Every request, on any method and path, goes upstream as it came: the path and query as sent
 (percent-encoding untouched), every end-to-end header in order, the body (read first: at most
-:data:`~qmcontract.limits.MAX_BODY_BYTES`, else 413). ``Host`` names the upstream and the
-hop-by-hop headers of RFC 9110 section 7.6.1 (``Connection`` and those it lists, ``Keep-Alive``,
-``Proxy-Connection``, ``TE``, ``Transfer-Encoding``, ``Upgrade``) are dropped, as is ``Expect``
+:data:`~qmcontract.limits.MAX_BODY_BYTES`, else 413; the request head is bounded as the mock
+server's is, by :class:`~qmcontract.server.protocol.BoundedHttpToolsProtocol`: 431). ``Host``
+names the upstream and the hop-by-hop headers of RFC 9110 section 7.6.1 (``Connection`` and
+those it lists, ``Keep-Alive``, ``Proxy-Connection``, ``TE``, ``Transfer-Encoding``,
+``Upgrade``) are dropped, as is ``Expect``
 (the body is already read). The answer comes back with upstream's status, its end-to-end
 headers unchanged and in order, and its body bytes as sent (a ``content-encoding`` is passed
 through, not undone), streamed; the proxy adds no header (uvicorn's ``server`` and ``date``
@@ -31,7 +33,7 @@ from typing import Any, Final
 import httpx
 
 from qmcontract.conformance.traffic import TrafficJudge, fingerprint
-from qmcontract.limits import JUDGE_QUEUE_BYTES, MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_JUDGED_BODY_BYTES
+from qmcontract.limits import JUDGE_QUEUE_BYTES, MAX_BODY_BYTES, MAX_JUDGED_BODY_BYTES
 from qmcontract.proxy.upstream import BROKEN_OFF, Answer, UpstreamError, UpstreamPool, UpstreamTimeout
 from qmcontract.recording import Recorded, RecordingWriter, decoded
 from qmcontract.routes import route_of
@@ -219,11 +221,6 @@ class ProxyApp:
         path = path.split(b"?", 1)[0]
         query: bytes = scope["query_string"]
         headers: list[tuple[bytes, bytes]] = list(scope["headers"])
-        if len(path) + len(query) + sum(len(key) + len(value) + 4 for key, value in headers) > MAX_HEAD_BYTES:
-            await _send_error(
-                send, error_response(431, f"the request head is larger than {MAX_HEAD_BYTES:,} bytes")
-            )
-            return
         try:
             body = await _read_body(receive, headers)
         except _BodyTooLarge:

@@ -24,12 +24,12 @@ import uvicorn
 
 from qmcontract.conformance.traffic import TrafficJudge, TrafficReport, violation_lines
 from qmcontract.errors import QmContractError
-from qmcontract.limits import KEEP_ALIVE_SECONDS
 from qmcontract.proxy.app import ProxyApp
 from qmcontract.recording import RecordingWriter
 from qmcontract.report.model import Failure
 from qmcontract.server.options import ServerError
 from qmcontract.server.process import bind_socket
+from qmcontract.server.protocol import uvicorn_protocol_settings
 
 TITLE: Final = "qmcontract proxy"
 Log = Callable[[str], None]
@@ -127,8 +127,8 @@ def _config(app: ProxyApp) -> uvicorn.Config:
         proxy_headers=False,
         server_header=False,
         date_header=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=5,
+        **uvicorn_protocol_settings(),
     )
 
 

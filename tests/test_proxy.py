@@ -402,6 +402,8 @@ ANSWERS = {
     b"/head": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n",
     b"/204": b"HTTP/1.1 204 No Content\r\nX-Kept: yes\r\n\r\n",
     b"/once": b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nonce",
+    b"/silent": b"",
+    b"/stalls": b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nhalf",
 }
 
 
@@ -421,6 +423,9 @@ class _RawHandler(socketserver.BaseRequestHandler):
             head, _, buffer = buffer.partition(b"\r\n\r\n")
             path = head.split(b" ", 2)[1]
             self.request.sendall(ANSWERS[path])
+            if path in (b"/silent", b"/stalls"):
+                time.sleep(3)  # longer than the proxy waits
+                return
             if path in (b"/until-close", b"/once"):
                 time.sleep(0.05)
                 return
@@ -434,6 +439,19 @@ def raw_upstream() -> Iterator[str]:
         thread.start()
         yield f"http://127.0.0.1:{server.server_address[1]}"
         server.shutdown()
+
+
+def test_an_upstream_that_does_not_answer_in_time_gets_504_and_one_that_stalls_is_cut_off(raw_upstream: str):
+    with (
+        running_proxy(raw_upstream, timeout=0.5) as proxy,
+        httpx.Client(base_url=proxy.url, timeout=10) as client,
+    ):
+        silent = client.get("/silent")
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get("/stalls")
+    assert silent.status_code == 504
+    assert silent.json()["code"] == 504
+    assert "did not answer in time: timed out: UpstreamTimeout" in silent.json()["message"]
 
 
 def test_every_framing_of_an_answer_is_relayed(raw_upstream: str):

@@ -315,6 +315,14 @@ def test_failures_over_http_carry_the_extra_headers_in_their_curl_lines(catalog:
     assert "k3y-s3cret" not in json.dumps(report.to_json())
 
 
+def test_operations_without_negative_cases_get_one_short_note(catalog: Catalog):
+    options = ConformanceOptions(max_examples=1, seed=1, rules=("no-server-error",))
+    report = run_conformance(options, engine=Engine(catalog))
+    unsatisfiable = [note for note in report.notes if "Unsatisfiable" in note]
+    assert "GET /metadata: no negative case to generate (hypothesis: Unsatisfiable)" in unsatisfiable
+    assert all("\n" not in note and len(note) < 200 for note in report.notes)
+
+
 def test_every_rule_has_sub_checks():
     assert set(SUBCHECKS) == set(ALL_RULES)
     assert all(SUBCHECKS[rule] for rule in ALL_RULES)

@@ -30,6 +30,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import Unsatisfiable
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.transport import Response as SchemathesisResponse
 from schemathesis.generation import GenerationMode
@@ -99,8 +100,12 @@ def run_generated(
             cases = _Cases(generation, send, judge, knowledge, base_url)
             try:
                 _draw(operation, mode, generation, cases.handle)
+            except Unsatisfiable:
+                reason = f"no {mode.value} case to generate (hypothesis: Unsatisfiable)"
+                problems.append(f"{operation.label}: {reason}")
             except Exception as exc:  # a strategy that cannot draw says nothing about the server
-                problems.append(f"{operation.label} ({mode.value}): {type(exc).__name__}: {exc}")
+                reason = str(exc).split("\n", 1)[0][:200]
+                problems.append(f"{operation.label} ({mode.value}): {type(exc).__name__}: {reason}")
             if progress is not None:
                 progress(f"schemathesis: {operation.label} {mode.value}: {cases.count} cases")
     return problems

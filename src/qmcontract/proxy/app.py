@@ -6,11 +6,11 @@ Every request, on any method and path, goes upstream as it came: the path and qu
 server's is, by :class:`~qmcontract.server.protocol.BoundedHttpToolsProtocol`: 431). ``Host``
 names the upstream and the hop-by-hop headers of RFC 9110 section 7.6.1 (``Connection`` and
 those it lists, ``Keep-Alive``, ``Proxy-Connection``, ``TE``, ``Transfer-Encoding``,
-``Upgrade``) are dropped, as is ``Expect``
-(the body is already read). The answer comes back with upstream's status, its end-to-end
-headers unchanged and in order, and its body bytes as sent (a ``content-encoding`` is passed
-through, not undone), streamed; the proxy adds no header (uvicorn's ``server`` and ``date``
-headers are off). Upstream unreachable: 502, timed out: 504, each with a contract error body.
+``Upgrade``) are dropped, as is ``Expect`` (the body is already read). The answer comes back
+with upstream's status, its end-to-end headers unchanged and in order, and its body bytes as
+sent (a ``content-encoding`` is passed through, not undone), streamed; the proxy adds no header
+(uvicorn's ``server`` and ``date`` headers are off). Upstream unreachable: 502, timed out: 504,
+each with a contract error body.
 
 Judging never holds up an answer: once the last byte is sent, the exchange goes to a queue
 that a background task works through, one exchange per turn of the event loop. It writes the

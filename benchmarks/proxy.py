@@ -30,31 +30,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
-import os
-import platform
-import re
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-import httpx
+from _loopback import (
+    PATHS,
+    SPEC,
+    WORK,
+    ensure_prism,
+    ensure_wrk,
+    free_port,
+    machine,
+    qmcontract,
+    run_wrk,
+    started,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "benchmarks" / ".work"
-SPEC = ROOT / "openapi.yaml"
-PRISM_VERSION = "5.16.0"
-SLUG = "2FgLFqAf8M6MTa6MtGLLwM"
-PATHS = {"plain": f"/query_models/{SLUG}", "metadata": f"/query_models/{SLUG}?metadata=true"}
 CONNECTIONS = 32
-SERVER_CPU, LOAD_CPU = "1", "0"
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 @dataclass(frozen=True)
@@ -68,105 +61,14 @@ class Load:
     errors: int
 
 
-def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    print("installing wrk (apt-get) ...", flush=True)
-    run(["apt-get", "update", "-qq"], timeout=300)
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    run(["apt-get", "install", "-y", "-qq", "wrk"], timeout=300, env=environment)
-    return shutil.which("wrk") or "wrk"
-
-
-def ensure_prism() -> Path:
-    prism = WORK / "node_modules" / ".bin" / "prism"
-    if not prism.exists():
-        print(f"installing @stoplight/prism-cli@{PRISM_VERSION} (npm) ...", flush=True)
-        WORK.mkdir(parents=True, exist_ok=True)
-        package = f"@stoplight/prism-cli@{PRISM_VERSION}"
-        run(["npm", "install", "--prefix", str(WORK), "--no-audit", "--no-fund", package], timeout=600)
-    return prism
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pinned(command: list[str], cpu: str) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", cpu, *command]
-    return command
-
-
-@contextlib.contextmanager
-def started(
-    name: str, command: list[str], port: int, *, stop: int = signal.SIGTERM
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server (output to benchmarks/.work/NAME.log), wait until it answers, stop it after."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    with (WORK / f"{name}.log").open("wb") as log:
-        process = subprocess.Popen(pinned(command, SERVER_CPU), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"{name} exited with {process.returncode} while starting (see {log.name})"
-                    )
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"http://127.0.0.1:{port}{PATHS['plain']}", timeout=2).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} did not answer within 60 s")
-                time.sleep(0.1)
-            yield process
-        finally:
-            process.send_signal(stop)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _duration_ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
-
-
-def load(wrk: str, url: str, *, seconds: float, connections: int) -> Load:
-    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "--timeout", "5s", url]
-    output = run(pinned(command, LOAD_CPU), timeout=seconds + 60).stdout
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)\s*$", output, re.MULTILINE))
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+def load(wrk_path: str, url: str, *, seconds: float, connections: int) -> Load:
+    measured = run_wrk(wrk_path, url, seconds=seconds, connections=connections)
     return Load(
-        requests=requests,
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        p50_ms=_duration_ms(percentiles["50"]) if requests else math.nan,
-        p99_ms=_duration_ms(percentiles["99"]) if requests else math.nan,
-        errors=(sum(int(n) for n in errors.groups()) if errors else 0)
-        + (int(non_2xx.group(1)) if non_2xx else 0),
-    )
-
-
-def qmcontract(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from qmcontract.cli import main; main()", *args]
-
-
-def machine() -> str:
-    memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024**2
-    return (
-        f"{os.cpu_count()} cores, {memory} GiB, {platform.machine()}, Python {platform.python_version()}, "
-        f"load average {os.getloadavg()[0]:.2f} at start"
+        requests=measured.requests,
+        rps=measured.rps,
+        p50_ms=measured.p50_ms,
+        p99_ms=measured.p99_ms,
+        errors=measured.socket_errors + measured.non_2xx,
     )
 
 

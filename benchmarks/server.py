@@ -36,32 +36,32 @@ import datetime
 import json
 import math
 import os
-import platform
-import re
 import resource
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
+from _loopback import (
+    PATHS,
+    SLUG,
+    SPEC,
+    WORK,
+    ensure_prism,
+    ensure_wrk,
+    free_port,
+    machine,
+    qmcontract,
+    run_wrk,
+    started,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "benchmarks" / ".work"
-SPEC = ROOT / "openapi.yaml"
-PRISM_VERSION = "5.16.0"
-SLUG = "2FgLFqAf8M6MTa6MtGLLwM"
-PATHS = {"plain": f"/query_models/{SLUG}", "metadata": f"/query_models/{SLUG}?metadata=true"}
 CONNECTIONS = 32
 SOAK_REQUESTS = 100_000
 SOAK_CONNECTIONS = 64
 SOAK_CHUNK_SECONDS = 3
-SERVER_CPU, LOAD_CPU = "1", "0"
 VALID_SAMPLES = 10
 MAX_BACKGROUND = 0.15  # cores
 
@@ -96,96 +96,6 @@ class Load:
     valid: int = 0  # contract-valid documents among VALID_SAMPLES answers
 
 
-def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
-
-
-def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    print("installing wrk (apt-get) ...", flush=True)
-    run(["apt-get", "update", "-qq"], timeout=300)
-    run(
-        ["apt-get", "install", "-y", "-qq", "wrk"],
-        timeout=300,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )
-    return shutil.which("wrk") or "wrk"
-
-
-def ensure_prism() -> Path:
-    prism = WORK / "node_modules" / ".bin" / "prism"
-    if not prism.exists():
-        print(f"installing @stoplight/prism-cli@{PRISM_VERSION} (npm) ...", flush=True)
-        WORK.mkdir(parents=True, exist_ok=True)
-        run(
-            [
-                "npm",
-                "install",
-                "--prefix",
-                str(WORK),
-                "--no-audit",
-                "--no-fund",
-                f"@stoplight/prism-cli@{PRISM_VERSION}",
-            ],
-            timeout=600,
-        )
-    return prism
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pinned(command: list[str], cpu: str) -> list[str]:
-    return (
-        ["taskset", "-c", cpu, *command] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else command
-    )
-
-
-@contextlib.contextmanager
-def started(
-    name: str, command: list[str], port: int, *, timeout: float = 60
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server (its output goes to benchmarks/.work/NAME.log) and wait until it answers."""
-    WORK.mkdir(parents=True, exist_ok=True)
-    with (WORK / f"{name}.log").open("wb") as log:
-        process = subprocess.Popen(pinned(command, SERVER_CPU), stdout=log, stderr=subprocess.STDOUT)
-        try:
-            _wait_until_answering(process, f"http://127.0.0.1:{port}{PATHS['plain']}", timeout)
-            yield process
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_answering(process: subprocess.Popen[bytes], url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode} while starting")
-        with contextlib.suppress(httpx.TransportError):
-            httpx.get(url, timeout=2)
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{process.args} did not answer within {timeout:.0f} s")
-
-
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def _duration_ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and all its threads so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -205,39 +115,26 @@ def children_cpu_seconds() -> float:
 
 def load(wrk: str, url: str, pid: int, *, seconds: float, connections: int = CONNECTIONS) -> Load:
     """One wrk run (one thread) against ``url``, served by process ``pid``."""
-    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", "--timeout", "5s", url]
     cpu_before, busy_before, wrk_before = cpu_seconds(pid), busy_seconds(), children_cpu_seconds()
     started_at = time.monotonic()
-    output = run(pinned(command, LOAD_CPU), timeout=seconds + 60).stdout
+    measured = run_wrk(wrk, url, seconds=seconds, connections=connections)
     elapsed = time.monotonic() - started_at
     cpu = cpu_seconds(pid) - cpu_before
     background = (busy_seconds() - busy_before - cpu - (children_cpu_seconds() - wrk_before)) / elapsed
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)\s*$", output, re.MULTILINE))
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return Load(
-        requests=requests,
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        p50_ms=_duration_ms(percentiles["50"]) if requests else math.nan,
-        p99_ms=_duration_ms(percentiles["99"]) if requests else math.nan,
-        errors=sum(int(n) for n in errors.groups()) if errors else 0,
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        cpu_us=cpu * 1e6 / requests if requests else math.nan,
+        requests=measured.requests,
+        rps=measured.rps,
+        p50_ms=measured.p50_ms,
+        p99_ms=measured.p99_ms,
+        errors=measured.socket_errors,
+        non_2xx=measured.non_2xx,
+        cpu_us=cpu * 1e6 / measured.requests if measured.requests else math.nan,
         background=max(background, 0.0),
     )
 
 
 def qmcontract_command(port: int, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        "from qmcontract.cli import main; main()",
-        "serve",
-        "--port",
-        str(port),
-        *extra,
-    ]
+    return qmcontract("serve", "--port", str(port), *extra)
 
 
 def measure(
@@ -362,15 +259,6 @@ def _send_at_least(wrk: str, url: str, pid: int, requests: int) -> list[Load]:
     while sum(chunk.requests for chunk in chunks) < requests and len(chunks) < 40:
         chunks.append(load(wrk, url, pid, seconds=SOAK_CHUNK_SECONDS, connections=SOAK_CONNECTIONS))
     return chunks
-
-
-def machine() -> str:
-    memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024**2
-    load_average = os.getloadavg()[0]
-    return (
-        f"{os.cpu_count()} cores, {memory} GiB, {platform.machine()}, Python {platform.python_version()}, "
-        f"load average {load_average:.2f} at start"
-    )
 
 
 def table(results: dict[str, dict[str, Load]]) -> str:

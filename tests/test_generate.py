@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from portability import ascending, bias_keys
 from qmcontract import build_query_llm, validate_query_llm, validate_query_model
 from qmcontract.breakers import metadata_requested
 from qmcontract.canonical import (
@@ -397,28 +398,14 @@ def test_help_has_an_example_and_lists_the_rule_ids():
 # --- portable fixtures -------------------------------------------------------------------------------------
 
 
-def _bias_keys(value: Any) -> list[list[str]]:
-    """The key lists of every ``logit_bias`` object in a definition, document or entry."""
-    if isinstance(value, dict):
-        found = [list(value["logit_bias"])] if isinstance(value.get("logit_bias"), dict) else []
-        return found + [keys for item in value.values() for keys in _bias_keys(item)]
-    if isinstance(value, list):
-        return [keys for item in value for keys in _bias_keys(item)]
-    return []
-
-
-def _ascending(keys: list[str]) -> bool:
-    return keys == sorted(keys, key=int)
-
-
-def test_shipped_definitions_and_documents_have_ascending_logit_bias_keys():
+def test_shipped_definitions_and_documents_have_ascending_logitbias_keys():
     written = [load_json_or_yaml(path) for path in sorted(mocks_path().glob("*.yaml"))]
     built = list(load_catalog())
     assert len(written) == len(built) == 13
     for value in (written, built):
-        keys = _bias_keys(value)
+        keys = bias_keys(value)
         assert sum(len(k) > 1 for k in keys) >= 5, "several multi-key biases are covered"
-        assert all(_ascending(k) for k in keys), [k for k in keys if not _ascending(k)]
+        assert all(ascending(k) for k in keys), [k for k in keys if not ascending(k)]
 
 
 @pytest.mark.parametrize(
@@ -426,14 +413,14 @@ def test_shipped_definitions_and_documents_have_ascending_logit_bias_keys():
 )
 def test_generated_documents_are_portable_by_default(args: list[str]):
     documents = _lines(_invoke("--count", "150", "--seed", "1", "--format", "jsonl", *args))
-    keys = _bias_keys(documents)
+    keys = bias_keys(documents)
     assert any(len(k) > 1 for k in keys)
-    assert all(_ascending(k) for k in keys if all(key.isdigit() for key in k))
+    assert all(ascending(k) for k in keys if all(key.isdigit() for key in k))
 
 
 def test_given_order_keys_keeps_keys_as_drawn_with_the_same_choices():
     portable = _lines(_invoke("--count", "60", "--seed", "1", "--format", "jsonl"))
     drawn = _lines(_invoke("--count", "60", "--seed", "1", "--format", "jsonl", "--given-order-keys"))
-    assert not all(_ascending(k) for k in _bias_keys(drawn))
-    assert sorted(map(sorted, _bias_keys(drawn))) == sorted(map(sorted, _bias_keys(portable)))
+    assert not all(ascending(k) for k in bias_keys(drawn))
+    assert sorted(map(sorted, bias_keys(drawn))) == sorted(map(sorted, bias_keys(portable)))
     assert [len(d["models"]) for d in drawn] == [len(d["models"]) for d in portable]

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from portability import ascending, bias_keys
 from qmcontract import build_query_llm, build_query_model, validate_query_llm, validate_query_model
 from qmcontract.breakers import BREAKERS, LLM_BREAKERS, metadata_requested
 from qmcontract.canonical import LLM_KEYS, PROVIDER_KEYS
@@ -121,8 +122,8 @@ def test_definitions_cover_what_normalisation_must_handle():
     assert any(llm.get("models") for llm in llms), "fallback models"
     assert any(_has_duplicates(definition) for definition in definitions), "duplicate LLMs"
     assert any(_has_weight_twins(definition) for definition in definitions), "LLMs differing in weight only"
-    assert sum(len(keys) > 1 for keys in _bias_keys(definitions)) >= 10, "multi-key logit_bias"
-    assert all(_ascending(keys) for keys in _bias_keys(definitions)), "portable by default"
+    assert sum(len(keys) > 1 for keys in bias_keys(definitions)) >= 10, "multi-key logit_bias"
+    assert all(ascending(keys) for keys in bias_keys(definitions)), "portable by default"
 
 
 def _unsorted(value: Any) -> bool:
@@ -260,31 +261,17 @@ def test_llm_definitions_are_post_query_llms_bodies(weight: Any):
 # --- portable fixtures ---------------------------------------------------------------------------------
 
 
-def _bias_keys(value: Any) -> list[list[str]]:
-    """The key lists of every ``logit_bias`` object in a definition, document or entry."""
-    if isinstance(value, dict):
-        found = [list(value["logit_bias"])] if isinstance(value.get("logit_bias"), dict) else []
-        return found + [keys for item in value.values() for keys in _bias_keys(item)]
-    if isinstance(value, list):
-        return [keys for item in value for keys in _bias_keys(item)]
-    return []
-
-
-def _ascending(keys: list[str]) -> bool:
-    return keys == sorted(keys, key=int)
-
-
 def test_strategies_are_portable_by_default_and_keep_drawn_order_when_asked():
     drawn = _collect(query_model_definitions(portable=False), 60)
-    assert not all(_ascending(keys) for keys in _bias_keys(drawn)), "portable=False keeps drawn order"
+    assert not all(ascending(keys) for keys in bias_keys(drawn)), "portable=False keeps drawn order"
     for strategy in (query_models(max_llms=4), query_llms(), query_llm_definitions()):
-        assert all(_ascending(keys) for keys in _bias_keys(_collect(strategy, 40)))
+        assert all(ascending(keys) for keys in bias_keys(_collect(strategy, 40)))
 
 
 def test_invalid_strategies_are_portable_too():
     documents = [document for document, _ in _collect(invalid_query_models(rules=["model-name"]), 25)]
     entries = [entry for entry, _ in _collect(invalid_query_llms(rules=["llm-name"]), 25)]
-    assert all(_ascending(keys) for keys in _bias_keys([documents, entries]))
+    assert all(ascending(keys) for keys in bias_keys([documents, entries]))
 
 
 @pytest.mark.parametrize(

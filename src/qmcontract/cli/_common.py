@@ -192,6 +192,22 @@ kind_option = click.option(
 )
 
 
+#: ``--request-timeout``, for the commands that send requests to a server under test.
+request_timeout_option = click.option(
+    "--request-timeout",
+    type=click.FloatRange(0.001, 3600),
+    default=30.0,
+    show_default=True,
+    metavar="S",
+    help="Seconds to wait for each answer.",
+)
+
+
+def header_option(help_text: str) -> Callable[[F], F]:
+    """``-H/--header "NAME: VALUE"`` (repeatable), read with :func:`header_pair`."""
+    return click.option("-H", "--header", "headers", multiple=True, metavar='"NAME: VALUE"', help=help_text)
+
+
 def header_pair(text: str, option: str = "--header") -> tuple[str, str]:
     """A ``"Name: value"`` option as a pair; one line and exit 2 when it is not one."""
     name, colon, value = text.partition(":")

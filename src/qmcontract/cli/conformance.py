@@ -5,17 +5,21 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from typing import TYPE_CHECKING
 
 import click
 
-from qmcontract.cli._common import OneLineUsage, ReportPaths, fail, header_pair, report_options
+from qmcontract.cli._common import (
+    OneLineUsage,
+    ReportPaths,
+    fail,
+    header_option,
+    header_pair,
+    report_options,
+    request_timeout_option,
+)
 from qmcontract.extras import ensure_extra
 from qmcontract.limits import DEFAULT_MAX_EXAMPLES, MAX_EXAMPLES
 from qmcontract.rules import ALL_RULES
-
-if TYPE_CHECKING:
-    pass
 
 
 def _rate(text: str) -> float:
@@ -55,14 +59,7 @@ def _rule_ids(text: str | None, option: str) -> tuple[str, ...]:
     metavar="VAR",
     help="Environment variable holding an API token, for me=true (never printed).",
 )
-@click.option(
-    "-H",
-    "--header",
-    "headers",
-    multiple=True,
-    metavar='"NAME: VALUE"',
-    help="Send this header with every request (repeatable).",
-)
+@header_option("Send this header with every request (repeatable).")
 @click.option(
     "--max-examples",
     type=click.IntRange(0, MAX_EXAMPLES),
@@ -75,14 +72,7 @@ def _rule_ids(text: str | None, option: str) -> tuple[str, ...]:
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=4, show_default=True, help="Threads sending the probes."
 )
-@click.option(
-    "--request-timeout",
-    type=click.FloatRange(0.001, 3600),
-    default=30.0,
-    show_default=True,
-    metavar="S",
-    help="Seconds to wait for each answer.",
-)
+@request_timeout_option
 @click.option("--rate-limit", metavar="N/s", help="At most N requests per second.")
 @click.option(
     "--rules", "rules_text", metavar="ID,...", help="Check only these rules (the others show as excluded)."

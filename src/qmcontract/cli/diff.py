@@ -6,7 +6,14 @@ import sys
 
 import click
 
-from qmcontract.cli._common import OneLineUsage, ReportPaths, header_pair, report_options
+from qmcontract.cli._common import (
+    OneLineUsage,
+    ReportPaths,
+    header_option,
+    header_pair,
+    report_options,
+    request_timeout_option,
+)
 
 
 @click.command("diff", cls=OneLineUsage, short_help="Compare two servers' answers, rule by rule.")
@@ -29,22 +36,8 @@ from qmcontract.cli._common import OneLineUsage, ReportPaths, header_pair, repor
     is_flag=True,
     help="Compare usage figures too: metadata fields, global totals, lists ordered by a figure.",
 )
-@click.option(
-    "-H",
-    "--header",
-    "headers",
-    multiple=True,
-    metavar='"NAME: VALUE"',
-    help="Send this header with every request to both servers (repeatable).",
-)
-@click.option(
-    "--request-timeout",
-    type=click.FloatRange(0.001, 3600),
-    default=30.0,
-    show_default=True,
-    metavar="S",
-    help="Seconds to wait for each answer.",
-)
+@header_option("Send this header with every request to both servers (repeatable).")
+@request_timeout_option
 @report_options
 def diff_command(
     *,

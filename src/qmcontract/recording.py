@@ -49,13 +49,12 @@ from qmcontract.errors import InputError
 from qmcontract.inputs import parse_json
 from qmcontract.limits import MAX_JUDGED_BODY_BYTES, MAX_RECORDING_LINE_BYTES
 from qmcontract.redact import redact_headers, redact_query
-from qmcontract.wire import Headers, Request
+from qmcontract.wire import Headers, Request, is_method
 
 VERSION: Final = 1
 _TIME: Final = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))"
 )
-_METHOD: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 
 
 class RecordingError(InputError):
@@ -232,7 +231,7 @@ def from_line(text: str, where: str) -> Recorded:
         raise RecordingError(f"{where}: time: not an RFC 3339 date-time")
     request, response = line.child("request"), line.child("response")
     method = request.get("method", str)
-    if _METHOD.fullmatch(method) is None:
+    if not is_method(method):
         raise RecordingError(f"{where}: request.method: not an HTTP method")
     path = request.get("path", str)
     if not path.startswith("/"):

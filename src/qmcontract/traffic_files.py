@@ -39,13 +39,12 @@ from qmcontract.errors import InputError
 from qmcontract.inputs import Base64Text, parse_json, parse_json_or_yaml, read_text
 from qmcontract.limits import MAX_RECORDING_LINE_BYTES
 from qmcontract.recording import Recorded, RecordingError, open_regular, parse_time, read_recording
-from qmcontract.wire import Request
+from qmcontract.wire import Request, is_method
 
 Format = Literal["har", "cassette", "jsonl"]
 Entry = tuple[str, Recorded | None]
 #: The API routes' first segments, which tell where the API root ends in a URL.
 _API_PATH: Final = re.compile(r"^(?P<root>.*?)/(?:query_models|query_llms)(?:/|$)|^(?P<meta>.*)/metadata$")
-_METHOD: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 #: Headers of a HAR body that no longer describe it (HAR stores bodies decoded).
 _HAR_DROPPED: Final = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
@@ -184,7 +183,7 @@ class _At:
 
 def _method(node: _At) -> str:
     method: str = node.at("method", str)
-    if _METHOD.fullmatch(method) is None:
+    if not is_method(method):
         raise node.fail("not an HTTP method", "method")
     return method.upper()
 

@@ -8,6 +8,7 @@ once, into what a route needs.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -32,6 +33,17 @@ STATUS_TEXT: Final = {
 }
 
 Headers = tuple[tuple[str, str], ...]
+#: A method, or a header name: an HTTP token (RFC 9110, section 5.6.2).
+HTTP_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: A header value this toolkit sends: printable ASCII and tabs (no CR, LF or NUL).
+HEADER_VALUE: Final = re.compile(r"[\t\x20-\x7e]*")
+#: The longest method a recording may hold.
+MAX_METHOD_LENGTH: Final = 32
+
+
+def is_method(text: str) -> bool:
+    """True for a well-formed HTTP method of at most :data:`MAX_METHOD_LENGTH` characters."""
+    return len(text) <= MAX_METHOD_LENGTH and HTTP_TOKEN.fullmatch(text) is not None
 
 
 def header_pairs(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Headers:

@@ -16,6 +16,7 @@ import click
 
 from qmcontract import __version__
 from qmcontract.errors import QmContractError
+from qmcontract.wire import HEADER_VALUE, HTTP_TOKEN
 
 if TYPE_CHECKING:
     from qmcontract.report.model import Report
@@ -211,9 +212,10 @@ def header_option(help_text: str) -> Callable[[F], F]:
 def header_pair(text: str, option: str = "--header") -> tuple[str, str]:
     """A ``"Name: value"`` option as a pair; one line and exit 2 when it is not one."""
     name, colon, value = text.partition(":")
-    if not colon or not name.strip() or any(c in name for c in " \t\r\n"):
-        fail(f'{option} {text!r}: expected "Name: value"')
-    return name.strip(), value.strip()
+    value = value.strip()
+    if not colon or HTTP_TOKEN.fullmatch(name) is None or HEADER_VALUE.fullmatch(value) is None:
+        fail(f'{option} {text!r}: expected "Name: value" (an HTTP token, then printable ASCII)')
+    return name, value
 
 
 def main() -> None:
